@@ -1,0 +1,186 @@
+"""The application factory: ``create_app(settings) -> Quart``.
+
+It builds the plugin manager, validates every plugin's configuration, registers every plugin's
+blueprints and wires start-up and shutdown; features themselves live in plugins.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from colonnade.calling import await_me_maybe, collect_named
+from colonnade.errors import StartupError, install_error_handlers
+from colonnade.host import Host
+from colonnade.plugin_manager import make_plugin_manager
+from colonnade.registry import did_you_mean
+from colonnade.settings import Settings, format_validation_error, load_settings
+
+log = logging.getLogger("colonnade")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    plugins: Iterable[Any] = (),
+    upstreams: Mapping[str, str] | None = None,
+    testing: bool = False,
+):
+    """Build one Colonnade application.
+
+    :param settings: The settings; read from ``colonnade.toml`` and the environment when omitted.
+    :param plugins: Extra plugin objects to register (tests), after the entry-point plugins.
+    :param upstreams: ``{upstream name: base URL}`` overrides, read by plugins through
+        ``host.upstream_url(name)`` (tests point them at fake servers).
+    :param testing: Create tables for test plugins that ship no migrations.
+    :raises StartupError: When a plugin or a configuration key is at fault; the message names it.
+    """
+    from quart import Quart
+    from quart_schema import QuartSchema
+
+    settings = settings or load_settings()
+    pm = make_plugin_manager(settings, extra=tuple(plugins))
+
+    app = Quart("colonnade")
+    app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_size
+    app.config["TESTING"] = testing
+    host = Host(app, pm, settings)
+    host._upstreams = dict(upstreams or {})
+    app.extensions["colonnade"] = host
+
+    _validate_plugin_configs(host)
+    QuartSchema(
+        app,
+        openapi_path="/openapi.json",
+        swagger_ui_path="/docs",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        info={"title": settings.host.name, "version": _version()},
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
+        security=[{"bearer": []}],
+    )
+    install_error_handlers(app, host)
+    _register_blueprints(app, host)
+
+    @app.before_serving
+    async def start() -> None:
+        await startup(host, testing=testing)
+
+    @app.after_serving
+    async def stop() -> None:
+        await shutdown(host)
+
+    return app
+
+
+def _version() -> str:
+    from colonnade import __version__
+
+    return __version__
+
+
+def _validate_plugin_configs(host: Host) -> None:
+    models: dict[str, Any] = {}
+    for result in host.pm.hook.register_config_models():
+        for name, model in (result or {}).items():
+            if name in models:
+                raise StartupError(f"two plugins register a configuration model for [plugins.{name}]")
+            models[name] = model
+    from importlib.metadata import entry_points
+
+    known = set(models) | {entry_point.name for entry_point in entry_points(group="colonnade.plugins")}
+    for name in host.settings.plugins:
+        if name not in known:
+            raise StartupError(
+                f"unknown plugin {name!r} in [plugins.{name}]{did_you_mean(name, sorted(known))}"
+            )
+    from pydantic import ValidationError
+
+    for name, model in models.items():
+        try:
+            host._plugin_configs[name] = model(**host.settings.plugins.get(name, {}))
+        except ValidationError as error:
+            raise StartupError(format_validation_error(error, prefix=f"plugins.{name}")) from None
+
+
+def _register_blueprints(app: Any, host: Host) -> None:
+    """Register every plugin's blueprints, refusing two plugins that claim the same method and path."""
+    from quart_schema import tag_blueprint
+
+    for impl in reversed(host.pm.hook.register_blueprints.get_hookimpls()):
+        plugin_name = impl.plugin_name
+        for item in _call_impl(impl, host=host) or ():
+            blueprint, options = item if isinstance(item, tuple) else (item, {})
+            if not hasattr(blueprint, "_colonnade_tagged"):
+                tag_blueprint(blueprint, [plugin_name])
+                blueprint._colonnade_tagged = True
+            before = {rule.endpoint for rule in app.url_map.iter_rules()}
+            app.register_blueprint(blueprint, **options)
+            for rule in app.url_map.iter_rules():
+                if rule.endpoint not in before:
+                    _claimed_routes(app).setdefault(rule.endpoint, plugin_name)
+    _check_route_conflicts(app)
+
+
+def _claimed_routes(app: Any) -> dict[str, str]:
+    return app.extensions.setdefault("colonnade.route_owners", {})
+
+
+def _check_route_conflicts(app: Any) -> None:
+    owners = _claimed_routes(app)
+    seen: dict[tuple[str, str], str] = {}
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods or ():
+            if method in ("HEAD", "OPTIONS"):
+                continue
+            key = (method, rule.rule)
+            owner = owners.get(rule.endpoint, "core")
+            if key in seen and seen[key] != owner:
+                raise StartupError(
+                    f"plugins {seen[key]!r} and {owner!r} both serve {method} {rule.rule}; block one of them"
+                )
+            seen[key] = owner
+
+
+def _call_impl(impl: Any, **kwargs: Any) -> Any:
+    """Call one hook implementation with the subset of arguments it asks for."""
+    return impl.function(**{name: kwargs[name] for name in impl.argnames})
+
+
+async def startup(host: Host, *, testing: bool = False) -> None:
+    """Open storage, build the registries, then run every ``startup`` hook."""
+    from colonnade import db
+
+    apps = db.collect_db_models(host.pm)
+    host.db = await db.open_database(
+        host.settings,
+        apps,
+        migrate=host.settings.database.migrate_on_start or testing,
+        generate_missing=testing,
+    )
+    host.actions = collect_named(host.pm.hook.register_actions(host=host), kind="action")
+    event_classes = [cls for result in host.pm.hook.register_events() for cls in result or ()]
+    collect_named(event_classes, kind="event")  # duplicate names are a start-up error
+    host.event_classes = tuple(event_classes)
+    for impl in reversed(host.pm.hook.startup.get_hookimpls()):
+        try:
+            await await_me_maybe(_call_impl(impl, host=host))
+        except StartupError:
+            raise
+        except Exception as error:
+            raise StartupError(f"plugin {impl.plugin_name!r} failed to start: {error}") from error
+
+
+async def shutdown(host: Host) -> None:
+    """Run every ``shutdown`` hook (a failure is logged, the rest still run), then release resources."""
+    from colonnade import db
+
+    for impl in reversed(host.pm.hook.shutdown.get_hookimpls()):
+        try:
+            await await_me_maybe(_call_impl(impl, host=host))
+        except Exception:
+            log.exception("plugin %r failed to shut down", impl.plugin_name)
+    await host.close_http_clients()
+    await host.close_redis()
+    await db.close_database(getattr(host, "db", None))

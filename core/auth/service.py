@@ -1,0 +1,228 @@
+"""The auth plugin's per-application service: credentials in, actors out; accounts and sessions.
+
+One ``AuthService`` is built at start-up and kept in ``host.state("auth").service``. Views and other
+plugins (SCIM provisions through ``create_user`` and ``deactivate``) go through it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from tortoise.exceptions import IntegrityError
+
+from colonnade.actors import Actor
+from colonnade.auth import messages
+from colonnade.auth.models import ApiKey, User, new_session_stamp, now
+from colonnade.auth.passwords import Passwords
+from colonnade.auth.stores import AttemptCounter, Revocations
+from colonnade.auth.tokens import InvalidToken, IssuedToken, Tokens, load_or_create_secret
+from colonnade.durations import parse_duration
+from colonnade.errors import ApiError
+
+if TYPE_CHECKING:
+    from quart import Request
+
+    from colonnade.host import Host
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@([^@\s]+\.[^@\s]+|localhost)$")
+#: Activity timestamps are written at most this often per user, to keep requests read-only.
+ACTIVITY_WRITE_INTERVAL = 60
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not EMAIL_PATTERN.match(email):
+        raise ApiError(400, messages.INVALID_EMAIL_FORMAT)
+    return email
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def credential_from(request: Request) -> str | None:
+    """The bearer token, ``x-api-key`` header or ``token`` cookie of a request, in that order."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.headers.get("x-api-key") or request.cookies.get("token") or None
+
+
+class AuthService:
+    """Accounts, sessions and API keys for one application."""
+
+    def __init__(self, host: Host) -> None:
+        settings = host.settings.auth
+        self.host = host
+        self.settings = settings
+        secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+        self.tokens = Tokens(
+            secret or load_or_create_secret(host.settings.server.data_dir),
+            parse_duration(settings.jwt_expires_in),
+        )
+        self.passwords = Passwords(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+        self.revocations = Revocations(host.redis)
+        self.account_attempts = AttemptCounter(
+            settings.signin_attempts_per_account, settings.signin_window, host.redis, "account"
+        )
+        self.address_attempts = AttemptCounter(
+            settings.signin_attempts_per_address, settings.signin_window, host.redis, "address"
+        )
+
+    # -- authentication --------------------------------------------------------------------------
+
+    async def actor_for(self, credential: str) -> Actor | None:
+        """The actor a credential stands for, or ``None`` when it is not valid now."""
+        if credential.startswith("sk-"):
+            return await self._actor_for_api_key(credential)
+        try:
+            claims = self.tokens.verify(credential)
+        except InvalidToken:
+            return None
+        if claims.get("typ") != "session" or await self.revocations.is_revoked(claims["jti"]):
+            return None
+        user = await User.get_or_none(id=claims["id"])
+        if user is None or not user.active or user.session_stamp != claims.get("session_stamp"):
+            return None
+        await self._touch(user)
+        return actor_of(user, "session", jti=claims["jti"], exp=claims["exp"], token=credential)
+
+    async def _actor_for_api_key(self, key: str) -> Actor | None:
+        if not self.settings.enable_api_keys:
+            return None
+        api_key = await ApiKey.get_or_none(key_hash=hash_api_key(key)).select_related("user")
+        if api_key is None or not api_key.user.active:
+            return None
+        current = now()
+        if api_key.expires_at is not None and api_key.expires_at <= current:
+            return None
+        if api_key.last_used_at is None or current - api_key.last_used_at >= ACTIVITY_WRITE_INTERVAL:
+            await ApiKey.filter(id=api_key.id).update(last_used_at=current)
+        await self._touch(api_key.user)
+        return actor_of(api_key.user, "api_key", api_key_id=api_key.id)
+
+    async def _touch(self, user: User) -> None:
+        current = now()
+        if current - user.last_active_at >= ACTIVITY_WRITE_INTERVAL:
+            await User.filter(id=user.id).update(last_active_at=current)
+
+    # -- accounts --------------------------------------------------------------------------------
+
+    async def create_user(
+        self,
+        *,
+        email: str,
+        name: str,
+        password: str | None,
+        role: str,
+        profile_image_url: str = "",
+        may_become_primary: bool = False,
+        **extra: Any,
+    ) -> User:
+        """Create an account; the very first one becomes the primary admin when ``may_become_primary``."""
+        email = normalise_email(email)
+        if await User.filter(email=email).exists():
+            raise ApiError(409, messages.EMAIL_TAKEN)
+        password_hash = await self.passwords.hash(password) if password else None
+        fields = dict(
+            email=email,
+            name=name.strip() or email,
+            password_hash=password_hash,
+            role=role,
+            profile_image_url=profile_image_url,
+            **extra,
+        )
+        if may_become_primary and not await User.exists():
+            try:
+                return await User.create(**{**fields, "role": "admin", "primary_marker": 1})
+            except IntegrityError:
+                pass  # another first sign-up won the race, or the email was taken meanwhile
+        try:
+            return await User.create(**fields)
+        except IntegrityError:
+            raise ApiError(409, messages.EMAIL_TAKEN) from None
+
+    async def check_signin(self, email: str, password: str, address: str) -> User:
+        """The user whose credentials these are; 429 after too many failures, 401 on a mismatch."""
+        email = email.strip().lower()
+        for counter, key in ((self.account_attempts, email), (self.address_attempts, address)):
+            wait = await counter.retry_after(key)
+            if wait:
+                raise ApiError(429, messages.RATE_LIMIT_EXCEEDED, headers={"Retry-After": str(wait)})
+        user = await User.get_or_none(email=email)
+        ok = await self.passwords.verify(user.password_hash if user else None, password)
+        if not ok or user is None or not user.active:
+            await self.account_attempts.record_failure(email)
+            await self.address_attempts.record_failure(address)
+            raise ApiError(401, messages.INVALID_CRED)
+        await self.account_attempts.reset(email)
+        if self.passwords.needs_rehash(user.password_hash):
+            user.password_hash = await self.passwords.hash(password)
+            await user.save(update_fields=["password_hash"])
+        return user
+
+    async def set_password(self, user: User, password: str) -> None:
+        """Store a new password and revoke every existing session of the user."""
+        user.password_hash = await self.passwords.hash(password)
+        user.session_stamp = new_session_stamp()
+        user.updated_at = now()
+        await user.save(update_fields=["password_hash", "session_stamp", "updated_at"])
+
+    async def set_active(self, user: User, active: bool) -> None:
+        """Enable or disable an account; disabling revokes its sessions (API keys stop working too)."""
+        user.active = active
+        if not active:
+            user.session_stamp = new_session_stamp()
+        user.updated_at = now()
+        await user.save(update_fields=["active", "session_stamp", "updated_at"])
+
+    def issue(self, user: User, method: str = "password") -> IssuedToken:
+        return self.tokens.issue(user.id, user.session_stamp, method)
+
+    async def revoke(self, actor: Actor) -> None:
+        if actor.credential == "session":
+            await self.revocations.revoke(actor.extra["jti"], actor.extra["exp"])
+
+    # -- API keys --------------------------------------------------------------------------------
+
+    async def create_api_key(self, user: User, name: str = "") -> tuple[ApiKey, str]:
+        """Replace the user's API key with a new one; the key itself is returned only here."""
+        key = "sk-" + secrets.token_hex(16)
+        await ApiKey.filter(user_id=user.id).delete()
+        api_key = await ApiKey.create(user=user, key_hash=hash_api_key(key), prefix=key[:7], name=name)
+        return api_key, key
+
+
+def actor_of(user: User, credential: str, **extra: Any) -> Actor:
+    return Actor(id=user.id, role=user.role, email=user.email, name=user.name, credential=credential, extra=extra)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """A user in Open WebUI's ``UserModel`` shape (never the password hash or session stamp)."""
+    return {
+        "id": user.id,
+        "email": user.email,
+        "username": user.username,
+        "role": user.role,
+        "name": user.name,
+        "profile_image_url": user.profile_image_url or f"/api/v1/users/{user.id}/profile/image",
+        "bio": user.bio,
+        "timezone": user.timezone,
+        "active": user.active,
+        "is_primary_admin": user.is_primary_admin,
+        "info": user.info,
+        "settings": user.settings,
+        "oauth": user.oauth,
+        "scim": user.scim,
+        "last_active_at": user.last_active_at,
+        "updated_at": user.updated_at,
+        "created_at": user.created_at,
+    }
+
+
+def expires_in(issued: IssuedToken) -> int:
+    return max(0, issued.expires_at - int(time.time()))

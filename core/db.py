@@ -1,0 +1,165 @@
+"""Storage: one Tortoise app per plugin, SQLite by default, PostgreSQL through asyncpg.
+
+The Tortoise configuration is built from what plugins return from ``register_db_models``. Each app's
+migrations live in a ``migrations`` package beside its models module; ``colonnade migrate`` (and
+``serve``, unless told not to) applies the pending ones. Schemas are generated from models only in tests,
+and only for test plugins that ship no migrations.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from colonnade.errors import StartupError
+
+if TYPE_CHECKING:
+    from tortoise.context import TortoiseContext
+
+    from colonnade.settings import Settings
+
+log = logging.getLogger("colonnade.db")
+
+
+def migrations_module_for(models_modules: list[str]) -> str | None:
+    """``pkg.models`` -> ``pkg.migrations`` when that package exists."""
+    for module in models_modules:
+        candidate = module.rsplit(".", 1)[0] + ".migrations" if "." in module else None
+        if candidate and importlib.util.find_spec(candidate) is not None:
+            return candidate
+    return None
+
+
+def connection_config(settings: Settings) -> dict[str, Any]:
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    url = settings.database_url
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite://"):
+        path = url.removeprefix("sqlite://")
+        # Make sure the directory exists so a fresh checkout starts with nothing to create by hand.
+        if path not in (":memory:", ""):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    config = expand_db_url(url)
+    if config["engine"] == "tortoise.backends.asyncpg":
+        config["credentials"]["maxsize"] = settings.database.pool_max_size
+        if settings.database.schema_name:
+            config["credentials"]["schema"] = settings.database.schema_name
+    return config
+
+
+def tortoise_config(settings: Settings, apps: dict[str, list[str]]) -> dict[str, Any]:
+    """The Tortoise configuration dictionary for ``apps`` (``{label: [models modules]}``)."""
+    apps_config: dict[str, Any] = {}
+    for label, modules in apps.items():
+        app: dict[str, Any] = {"models": list(modules), "default_connection": "default"}
+        migrations = migrations_module_for(list(modules))
+        if migrations:
+            app["migrations"] = migrations
+        apps_config[label] = app
+    return {
+        "connections": {"default": connection_config(settings)},
+        "apps": apps_config,
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def collect_db_models(pm: Any) -> dict[str, list[str]]:
+    apps: dict[str, list[str]] = {}
+    for result in pm.hook.register_db_models():
+        for label, modules in (result or {}).items():
+            if label in apps:
+                raise StartupError(f"two plugins register Tortoise models under the app label {label!r}")
+            apps[label] = list(modules)
+    return apps
+
+
+async def open_database(
+    settings: Settings, apps: dict[str, list[str]], *, migrate: bool, generate_missing: bool = False
+) -> TortoiseContext:
+    """Initialise Tortoise for one application and bring the schema up to date.
+
+    :param migrate: Apply pending migrations.
+    :param generate_missing: Create tables for apps that ship no migrations (tests only).
+    """
+    from tortoise import Tortoise
+
+    config = tortoise_config(settings, apps)
+    without = [label for label, app in config["apps"].items() if "migrations" not in app]
+    if without and not generate_missing:
+        raise StartupError(
+            f"plugin {without[0]!r} has database models but no migrations package; "
+            f"run `colonnade makemigrations {without[0]}`"
+        )
+    if settings.database.schema_name:
+        await _ensure_postgres_schema(config["connections"]["default"], settings.database.schema_name)
+    # The lifespan task initialises Tortoise and request tasks use it: the global fallback lets them.
+    context = await Tortoise.init(config=config, _enable_global_fallback=True)
+    if migrate:
+        await apply_migrations(context, config)
+    if generate_missing and without:
+        await context.generate_schemas(safe=True)
+    return context
+
+
+async def apply_migrations(context: TortoiseContext, config: dict[str, Any], progress: Any = None) -> None:
+    """Apply every pending migration of every app that has a migrations package."""
+    from tortoise.migrations.executor import MigrationExecutor
+
+    with_migrations = {label: app for label, app in config["apps"].items() if "migrations" in app}
+    if not with_migrations:
+        return
+    executor = MigrationExecutor(context.db("default"), with_migrations)
+    await executor.migrate(progress=progress)
+
+
+async def pending_migrations(context: TortoiseContext, config: dict[str, Any]) -> list[str]:
+    from tortoise.migrations.executor import MigrationExecutor
+
+    with_migrations = {label: app for label, app in config["apps"].items() if "migrations" in app}
+    if not with_migrations:
+        return []
+    plan = await MigrationExecutor(context.db("default"), with_migrations).plan()
+    return [f"{step.migration.app_label}.{step.migration.name}" for step in plan if not step.backward]
+
+
+async def close_database(context: TortoiseContext | None) -> None:
+    from tortoise import context as tortoise_context
+
+    if context is None:
+        return
+    await context.close_connections()
+    if tortoise_context._global_context is context:
+        tortoise_context._global_context = None
+
+
+async def _execute_on_postgres(connection: dict[str, Any], statement: str) -> None:
+    """Run one statement on a short-lived connection outside Tortoise (schema set-up and teardown)."""
+    import asyncpg
+
+    credentials = connection["credentials"]
+    conn = await asyncpg.connect(
+        host=credentials.get("host"),
+        port=credentials.get("port"),
+        user=credentials.get("user"),
+        password=credentials.get("password"),
+        database=credentials.get("database"),
+    )
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _ensure_postgres_schema(connection: dict[str, Any], schema: str) -> None:
+    await _execute_on_postgres(connection, f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+
+
+async def drop_postgres_schema(settings: Settings) -> None:
+    """Remove a test's PostgreSQL schema and everything in it."""
+    schema = settings.database.schema_name
+    await _execute_on_postgres(connection_config(settings), f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

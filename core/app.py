@@ -159,9 +159,18 @@ async def startup(host: Host, *, testing: bool = False) -> None:
         migrate=host.settings.database.migrate_on_start or testing,
         generate_missing=testing,
     )
+    try:
+        await _start_plugins(host)
+    except BaseException:
+        # Without this the database's worker thread outlives a failed start and the process never exits.
+        await shutdown(host)
+        raise
+
+
+async def _start_plugins(host: Host) -> None:
     host.actions = collect_named(host.pm.hook.register_actions(host=host), kind="action")
     event_classes = [cls for result in host.pm.hook.register_events() for cls in result or ()]
-    collect_named(event_classes, kind="event")  # duplicate names are a start-up error
+    collect_named([event_classes], kind="event")  # duplicate names are a start-up error
     host.event_classes = tuple(event_classes)
     for impl in reversed(host.pm.hook.startup.get_hookimpls()):
         try:

@@ -99,10 +99,14 @@ async def open_database(
         await _ensure_postgres_schema(config["connections"]["default"], settings.database.schema_name)
     # The lifespan task initialises Tortoise and request tasks use it: the global fallback lets them.
     context = await Tortoise.init(config=config, _enable_global_fallback=True)
-    if migrate:
-        await apply_migrations(context, config)
-    if generate_missing and without:
-        await context.generate_schemas(safe=True)
+    try:
+        if migrate:
+            await apply_migrations(context, config)
+        if generate_missing and without:
+            await context.generate_schemas(safe=True)
+    except BaseException:
+        await close_database(context)
+        raise
     return context
 
 

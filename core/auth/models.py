@@ -29,14 +29,14 @@ class User(Model):
     username = fields.CharField(max_length=50, null=True)
     role = fields.CharField(max_length=16, default="pending")
     profile_image_url = fields.TextField(default="")
-    #: argon2id hash; ``None`` for accounts that cannot sign in with a password (SCIM-provisioned).
+    # argon2id hash; ``None`` for accounts that cannot sign in with a password (SCIM-provisioned).
     password_hash = fields.TextField(null=True)
-    #: ``False`` disables sign-in and every credential of the user.
+    # ``False`` disables sign-in and every credential of the user.
     active = fields.BooleanField(default=True)
-    #: Rotated to revoke every token of the user at once (password change, deactivation).
+    # Rotated to revoke every token of the user at once (password change, deactivation).
     session_stamp = fields.CharField(max_length=64, default=new_session_stamp)
-    #: 1 for the first account (the primary admin), ``NULL`` for every other; unique, so two
-    #: concurrent first sign-ups cannot both become it.
+    # 1 for the first account (the primary admin), ``NULL`` for every other; unique, so two
+    # concurrent first sign-ups cannot both become it.
     primary_marker = fields.SmallIntField(null=True, unique=True)
     bio = fields.TextField(null=True)
     timezone = fields.CharField(max_length=64, null=True)
@@ -62,7 +62,7 @@ class Group(Model):
     id = fields.CharField(max_length=36, primary_key=True, default=new_id)
     name = fields.CharField(max_length=255, unique=True)
     description = fields.TextField(default="")
-    #: A partial Open WebUI permission tree granted to members.
+    # A partial Open WebUI permission tree granted to members.
     permissions = fields.JSONField(null=True)
     data = fields.JSONField(null=True)
     meta = fields.JSONField(null=True)
@@ -86,10 +86,10 @@ class ApiKey(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "auth.User", related_name="api_keys", on_delete=fields.CASCADE
     )
-    #: SHA-256 of the key: keys are random 128-bit values, so a fast hash is enough and keeps the
-    #: per-request lookup cheap; the key itself is shown once, at creation.
+    # SHA-256 of the key: keys are random 128-bit values, so a fast hash is enough and keeps the
+    # per-request lookup cheap; the key itself is shown once, at creation.
     key_hash = fields.CharField(max_length=64, unique=True)
-    #: The first characters of the key, to recognise it in listings (``sk-1a2b…``).
+    # The first characters of the key, to recognise it in listings (``sk-1a2b…``).
     prefix = fields.CharField(max_length=16)
     name = fields.CharField(max_length=255, default="")
     expires_at = fields.BigIntField(null=True)
@@ -102,7 +102,7 @@ class ApiKey(Model):
 
 class RevokedToken(Model):
     jti = fields.CharField(max_length=64, primary_key=True)
-    #: When the token would have expired anyway; the row can be dropped after that.
+    # When the token would have expired anyway; the row can be dropped after that.
     expires_at = fields.BigIntField(db_index=True)
 
     class Meta:

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("colonnade.db")
 
 
+def connection_name(settings: Settings) -> str:
+    """The Tortoise connection's name: the backend's, because Tortoise caches each model's SQL per
+    connection name for the whole process, and SQLite and PostgreSQL need different SQL."""
+    return "sqlite" if settings.database_url.startswith("sqlite://") else "postgres"
+
+
 def migrations_module_for(models_modules: list[str]) -> str | None:
     """``pkg.models`` -> ``pkg.migrations`` when that package exists."""
     for module in models_modules:
@@ -55,13 +61,13 @@ def tortoise_config(settings: Settings, apps: dict[str, list[str]]) -> dict[str,
     """The Tortoise configuration dictionary for ``apps`` (``{label: [models modules]}``)."""
     apps_config: dict[str, Any] = {}
     for label, modules in apps.items():
-        app: dict[str, Any] = {"models": list(modules), "default_connection": "default"}
+        app: dict[str, Any] = {"models": list(modules), "default_connection": connection_name(settings)}
         migrations = migrations_module_for(list(modules))
         if migrations:
             app["migrations"] = migrations
         apps_config[label] = app
     return {
-        "connections": {"default": connection_config(settings)},
+        "connections": {connection_name(settings): connection_config(settings)},
         "apps": apps_config,
         "use_tz": True,
         "timezone": "UTC",
@@ -96,7 +102,7 @@ async def open_database(
             f"run `colonnade makemigrations {without[0]}`"
         )
     if settings.database.schema_name:
-        await _ensure_postgres_schema(config["connections"]["default"], settings.database.schema_name)
+        await _ensure_postgres_schema(config["connections"][connection_name(settings)], settings.database.schema_name)
     # The lifespan task initialises Tortoise and request tasks use it: the global fallback lets them.
     context = await Tortoise.init(config=config, _enable_global_fallback=True)
     try:
@@ -117,7 +123,7 @@ async def apply_migrations(context: TortoiseContext, config: dict[str, Any], pro
     with_migrations = {label: app for label, app in config["apps"].items() if "migrations" in app}
     if not with_migrations:
         return
-    executor = MigrationExecutor(context.db("default"), with_migrations)
+    executor = MigrationExecutor(context.db(_only_connection(config)), with_migrations)
     await executor.migrate(progress=progress)
 
 
@@ -127,8 +133,13 @@ async def pending_migrations(context: TortoiseContext, config: dict[str, Any]) -
     with_migrations = {label: app for label, app in config["apps"].items() if "migrations" in app}
     if not with_migrations:
         return []
-    plan = await MigrationExecutor(context.db("default"), with_migrations).plan()
+    plan = await MigrationExecutor(context.db(_only_connection(config)), with_migrations).plan()
     return [f"{step.migration.app_label}.{step.migration.name}" for step in plan if not step.backward]
+
+
+def _only_connection(config: dict[str, Any]) -> str:
+    (name,) = config["connections"]
+    return name
 
 
 async def close_database(context: TortoiseContext | None) -> None:

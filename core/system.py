@@ -45,10 +45,11 @@ async def health() -> dict[str, bool]:
 @bp.get("/health/db")
 @hide
 async def health_db():
+    from colonnade.db import connection_name
     from colonnade.errors import json_error
 
     try:
-        await _host().db.db("default").execute_query("SELECT 1")
+        await _host().db.db(connection_name(_host().settings)).execute_query("SELECT 1")
     except Exception:
         return json_error(503, "Database not ready")
     return {"status": True}

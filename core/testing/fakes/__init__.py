@@ -1,0 +1,14 @@
+"""Fake upstream services that speak the real wire protocols, for tests on loopback.
+
+``FAKES`` maps a name to a factory returning a Quart application; ``fake_upstream("<name>")`` serves it.
+Each fake is a small module here (``openai``, ``ollama``, ...) added by the plugin that talks to the
+service; a fake records nothing itself, the fixture records every request it receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+#: name -> factory of the fake's Quart application.
+FAKES: dict[str, Callable[[], Any]] = {}

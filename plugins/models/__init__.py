@@ -1,0 +1,1 @@
+"""Workspace models: a base model with a system prompt, parameters, meta and access control."""

@@ -1,0 +1,388 @@
+"""Sign-up, sign-in, sign-out, sessions (JWT), password changes and API keys, over HTTP.
+
+Every route is exercised at the spec path (``/api/auth/...``) and at Open WebUI's
+(``/api/v1/auths/...``). Tokens for the negative cases are minted here with pyjwt.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import jwt
+import pytest
+
+from colonnade.auth.models import ApiKey, RevokedToken, User
+
+pytestmark = pytest.mark.asyncio
+
+PREFIXES = ["/api/auth", "/api/v1/auths"]
+PASSWORD = "correct horse battery staple"
+INVALID_CRED = "The email or password provided is incorrect. Please check for typos and try logging in again."
+INVALID_TOKEN = "Your session has expired or the token is invalid. Please sign in again."
+
+
+def new_email(tag: str = "someone") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:8]}@example.com"
+
+
+async def signup(client, email=None, password=PASSWORD, name="Someone", prefix="/api/auth"):
+    return await client.post(
+        f"{prefix}/signup", json={"name": name, "email": email or new_email(), "password": password}
+    )
+
+
+async def signin(client, email, password=PASSWORD, prefix="/api/auth", **kwargs):
+    return await client.post(f"{prefix}/signin", json={"email": email, "password": password}, **kwargs)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def secret_of(app) -> str:
+    return app.extensions["colonnade"].settings.auth.secret_key.get_secret_value()
+
+
+# -- sign-up -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_first_signup_becomes_admin_and_later_ones_users(app, prefix):
+    client = app.test_client()
+    first = await signup(client, "Ada@Example.com", name="Ada", prefix=prefix)
+    assert first.status_code == 200
+    body = await first.get_json()
+    assert body["role"] == "admin"
+    assert body["email"] == "ada@example.com"
+    assert body["token_type"] == "Bearer"
+    assert body["expires_at"] > time.time()
+    assert body["profile_image_url"] == f"/api/v1/users/{body['id']}/profile/image"
+    assert body["permissions"]["chat"]["delete"] is True
+    cookie = first.headers["Set-Cookie"]
+    assert cookie.startswith(f"token={body['token']};")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+    second = await signup(client, prefix=prefix)
+    assert second.status_code == 200
+    assert (await second.get_json())["role"] == "user"
+    primary = await User.get(id=body["id"])
+    assert primary.is_primary_admin
+
+
+async def test_default_role_pending_makes_later_signups_pending(make_app):
+    app = await make_app({"auth": {"default_user_role": "pending"}})
+    client = app.test_client(use_cookies=False)
+    assert (await (await signup(client)).get_json())["role"] == "admin"
+    pending = await (await signup(client)).get_json()
+    assert pending["role"] == "pending"
+    headers = bearer(pending["token"])
+
+    # A pending account has a session: it can see itself and the trimmed configuration ...
+    assert (await client.get("/api/auth/me", headers=headers)).status_code == 200
+    assert (await client.get(f"/api/users/{pending['id']}", headers=headers)).status_code == 200
+    config = await (await client.get("/api/config", headers=headers)).get_json()
+    assert "enable_api_keys" not in config["features"] and "ui" in config
+    # ... and nothing that needs a verified user.
+    for method, path in [("POST", "/api/auth/api_key"), ("GET", "/api/v1/auths/api_key"), ("GET", "/api/users")]:
+        response = await client.open(path, method=method, headers=headers)
+        assert response.status_code == 403, path
+        assert "permission" in (await response.get_json())["detail"]
+
+
+async def test_signup_can_be_switched_off_after_the_first_account(make_app):
+    app = await make_app({"auth": {"enable_signup": False}})
+    client = app.test_client()
+    assert (await signup(client)).status_code == 200  # the first account is always possible
+    for prefix in PREFIXES:
+        response = await signup(client, prefix=prefix)
+        assert response.status_code == 403
+        assert (await response.get_json())["detail"].startswith("Sign-up is disabled")
+    assert await User.all().count() == 1
+    config = await (await app.test_client().get("/api/config")).get_json()
+    assert config["features"]["enable_signup"] is False
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_duplicate_email_is_refused_whatever_its_case(client, prefix):
+    assert (await signup(client, "dup@example.com", prefix=prefix)).status_code == 200
+    response = await signup(client, " DUP@example.COM ", prefix=prefix)
+    assert response.status_code == 409
+    assert "already registered" in (await response.get_json())["detail"]
+    assert await User.all().count() == 1
+
+
+@pytest.mark.parametrize(
+    "body, status, fragment",
+    [
+        ({"name": "A", "email": "not-an-email", "password": PASSWORD}, 400, "email format"),
+        ({"name": "A", "email": "a@b", "password": PASSWORD}, 400, "email format"),
+        ({"name": "A", "email": "a b@example.com", "password": PASSWORD}, 400, "email format"),
+        ({"name": "A", "email": "a@example.com", "password": ""}, 422, "password"),
+        ({"name": "A", "email": "a@example.com"}, 422, "password: Field required"),
+        ({"email": "a@example.com", "password": PASSWORD}, 422, "name: Field required"),
+        ({"name": "", "email": "a@example.com", "password": PASSWORD}, 422, "name"),
+        ({"name": "A", "email": 5, "password": PASSWORD}, 422, "email"),
+        ({"name": "A", "email": "a@example.com", "password": "x" * 1025}, 422, "password"),
+        ([], 422, "Invalid request"),
+    ],
+)
+async def test_bad_signups_are_4xx_json_and_store_nothing(client, body, status, fragment):
+    response = await client.post("/api/auth/signup", json=body)
+    assert response.status_code == status
+    data = await response.get_json()
+    assert isinstance(data["detail"], str) and fragment in data["detail"]
+    if status == 422:
+        assert data["errors"] and all({"loc", "msg", "type"} <= set(item) for item in data["errors"])
+    assert await User.all().count() == 0
+
+
+async def test_localhost_addresses_are_accepted(client):
+    response = await signup(client, "admin@localhost")
+    assert response.status_code == 200
+
+
+# -- sign-in, the session, sign-out --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_signin_gives_a_token_that_works_from_header_and_cookie(app, prefix):
+    email = new_email()
+    await signup(app.test_client(), email)
+    client = app.test_client(use_cookies=False)
+    response = await signin(client, email.upper(), prefix=prefix)
+    assert response.status_code == 200
+    session = await response.get_json()
+    assert session["email"] == email and session["role"] == "admin"
+    assert response.headers["Set-Cookie"].startswith(f"token={session['token']};")
+
+    for headers in (bearer(session["token"]), {"Cookie": f"token={session['token']}"}):
+        me = await client.get(f"{prefix}/", headers=headers)
+        assert me.status_code == 200
+        body = await me.get_json()
+        assert body["id"] == session["id"] and body["token"] == session["token"]
+    assert (await client.get("/api/auth/me", headers=bearer(session["token"]))).status_code == 200
+
+    # A client that keeps cookies is signed in by the cookie alone.
+    cookie_client = app.test_client()
+    await signin(cookie_client, email, prefix=prefix)
+    assert (await cookie_client.get(f"{prefix}/")).status_code == 200
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_wrong_password_and_unknown_account_get_the_same_answer(client, prefix):
+    email = new_email()
+    await signup(client, email)
+    for who, password in ((email, "wrong password"), (new_email(), PASSWORD), (email, "")):
+        response = await signin(client, who, password, prefix=prefix)
+        assert response.status_code == 401
+        assert await response.get_json() == {"detail": INVALID_CRED}
+        assert "Set-Cookie" not in response.headers
+
+
+async def test_no_credential_is_401_not_authenticated(app):
+    client = app.test_client(use_cookies=False)
+    response = await client.get("/api/auth/me")
+    assert response.status_code == 401
+    assert await response.get_json() == {"detail": "Not authenticated"}
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_signout_revokes_the_token_and_clears_the_cookie(app, prefix):
+    client = app.test_client(use_cookies=False)
+    session = await (await signup(client)).get_json()
+    other = await (await signin(client, session["email"])).get_json()
+    response = await client.post(f"{prefix}/signout", headers=bearer(session["token"]))
+    assert response.status_code == 200
+    assert await response.get_json() == {"status": True}
+    assert re.match(r"token=;.*(Expires=Thu, 01 Jan 1970|Max-Age=0)", response.headers["Set-Cookie"])
+
+    for headers in (bearer(session["token"]), {"Cookie": f"token={session['token']}"}):
+        revoked = await client.get("/api/auth/me", headers=headers)
+        assert revoked.status_code == 401
+        assert (await revoked.get_json())["detail"] == INVALID_TOKEN
+    # Only that session ends: the user's other sign-in still works.
+    assert (await client.get("/api/auth/me", headers=bearer(other["token"]))).status_code == 200
+    assert await RevokedToken.all().count() == 1
+
+
+async def test_signout_by_cookie_and_without_any_token(app):
+    client = app.test_client()
+    session = await (await signup(client)).get_json()
+    assert (await client.post("/api/auth/signout")).status_code == 200
+    assert (await client.get("/api/auth/me")).status_code == 401
+    assert (await client.get("/api/auth/me", headers=bearer(session["token"]))).status_code == 401
+    anonymous = app.test_client(use_cookies=False)
+    assert (await anonymous.post("/api/auth/signout")).status_code == 200
+    assert (await anonymous.post("/api/auth/signout", headers=bearer("junk"))).status_code == 200
+
+
+def claims_for(user: User, **override) -> dict:
+    now = int(time.time())
+    claims = {
+        "id": user.id,
+        "typ": "session",
+        "session_stamp": user.session_stamp,
+        "iat": now,
+        "exp": now + 600,
+        "jti": str(uuid.uuid4()),
+    }
+    claims.update(override)
+    return {key: value for key, value in claims.items() if value is not None}
+
+
+async def test_forged_and_expired_tokens_are_refused(app):
+    client = app.test_client(use_cookies=False)
+    session = await (await signup(client)).get_json()
+    user = await User.get(id=session["id"])
+    secret = secret_of(app)
+
+    good = jwt.encode(claims_for(user), secret, algorithm="HS256")
+    assert (await client.get("/api/auth/me", headers=bearer(good))).status_code == 200
+
+    header, payload, signature = session["token"].split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    unsigned = jwt.encode(claims_for(user), None, algorithm="none")
+    forged = {
+        "expired": jwt.encode(claims_for(user, iat=int(time.time()) - 100, exp=int(time.time()) - 10), secret),
+        "tampered signature": f"{header}.{payload}.{flipped}",
+        "tampered payload": good.split(".")[0] + "." + payload[:-3] + "AAA." + good.split(".")[2],
+        "alg none": unsigned,
+        "alg none, no signature dot": unsigned.rstrip("."),
+        "other secret": jwt.encode(claims_for(user), "another secret entirely, 32 bytes+", algorithm="HS256"),
+        "other algorithm": jwt.encode(claims_for(user), secret, algorithm="HS512"),
+        "no exp": jwt.encode(claims_for(user, exp=None), secret),
+        "no jti": jwt.encode(claims_for(user, jti=None), secret),
+        "not a session": jwt.encode(claims_for(user, typ="refresh"), secret),
+        "stale session stamp": jwt.encode(claims_for(user, session_stamp="0" * 32), secret),
+        "unknown user": jwt.encode(claims_for(user, id=str(uuid.uuid4())), secret),
+        "garbage": "not.a.jwt",
+    }
+    for what, token in forged.items():
+        for headers in (bearer(token), {"Cookie": f"token={token}"}):
+            response = await client.get("/api/auth/me", headers=headers)
+            assert response.status_code == 401, what
+            assert await response.get_json() == {"detail": INVALID_TOKEN}, what
+
+
+async def test_role_comes_from_storage_not_from_the_token(app, auth_headers):
+    client = app.test_client(use_cookies=False)
+    headers = await auth_headers(app, role="user")
+    assert (await client.get("/api/users", headers=headers)).status_code == 403
+    await User.all().update(role="admin")
+    assert (await client.get("/api/users", headers=headers)).status_code == 200
+
+
+async def test_password_change_revokes_every_session(app):
+    client = app.test_client(use_cookies=False)
+    session = await (await signup(client)).get_json()
+    other = await (await signin(client, session["email"])).get_json()
+    headers = bearer(session["token"])
+
+    wrong = await client.post(
+        "/api/auth/update/password", json={"password": "nope", "new_password": "new secret"}, headers=headers
+    )
+    assert wrong.status_code == 400
+    assert (await wrong.get_json())["detail"].startswith("The password provided is incorrect")
+
+    changed = await client.post(
+        "/api/v1/auths/update/password", json={"password": PASSWORD, "new_password": "new secret"}, headers=headers
+    )
+    assert changed.status_code == 200
+    assert await changed.get_json() is True
+    for token in (session["token"], other["token"]):
+        assert (await client.get("/api/auth/me", headers=bearer(token))).status_code == 401
+    assert (await signin(client, session["email"])).status_code == 401
+    assert (await signin(client, session["email"], "new secret")).status_code == 200
+
+
+async def test_deactivated_account_cannot_sign_in_or_use_its_tokens(app, auth_headers):
+    client = app.test_client(use_cookies=False)
+    admin = await auth_headers(app, role="admin")
+    email = new_email()
+    user = await (await signup(client, email)).get_json()
+    key = await (await client.post("/api/auth/api_key", headers=bearer(user["token"]))).get_json()
+
+    response = await client.post(f"/api/users/{user['id']}", json={"active": False}, headers=admin)
+    assert response.status_code == 200 and (await response.get_json())["active"] is False
+    assert (await client.get("/api/auth/me", headers=bearer(user["token"]))).status_code == 401
+    assert (await client.get(f"/api/users/{user['id']}", headers=bearer(key["api_key"]))).status_code == 401
+    assert await (await signin(client, email)).get_json() == {"detail": INVALID_CRED}
+
+    await client.post(f"/api/v1/users/{user['id']}/update", json={"active": True}, headers=admin)
+    assert (await signin(client, email)).status_code == 200
+
+
+async def test_profile_update_of_the_caller(app):
+    client = app.test_client(use_cookies=False)
+    session = await (await signup(client)).get_json()
+    response = await client.post(
+        "/api/v1/auths/update/profile",
+        json={"name": "Renamed", "bio": "hello", "profile_image_url": "data:image/png;base64,AAAA"},
+        headers=bearer(session["token"]),
+    )
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert (body["name"], body["bio"]) == ("Renamed", "hello")
+    bad = await client.post("/api/auth/update/profile", json={"name": ""}, headers=bearer(session["token"]))
+    assert bad.status_code == 422
+
+
+# -- API keys ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_api_key_lifecycle(app, prefix):
+    client = app.test_client(use_cookies=False)
+    session = await (await signup(client)).get_json()
+    headers = bearer(session["token"])
+    assert (await client.get(f"{prefix}/api_key", headers=headers)).status_code == 404
+
+    created = await client.post(f"{prefix}/api_key", json={"name": "laptop"}, headers=headers)
+    assert created.status_code == 201
+    body = await created.get_json()
+    key = body["api_key"]
+    assert re.fullmatch(r"sk-[0-9a-f]{32}", key)
+    assert body["prefix"] == key[:7] and body["name"] == "laptop"
+
+    listed = await (await client.get(f"{prefix}/api_key", headers=headers)).get_json()
+    assert listed["id"] == body["id"] and "api_key" not in listed and key not in str(listed)
+    stored = await ApiKey.get(id=body["id"])
+    assert key not in (stored.key_hash, stored.prefix)
+
+    for key_headers in (bearer(key), {"x-api-key": key}, {"Cookie": f"token={key}"}):
+        response = await client.get(f"/api/users/{session['id']}", headers=key_headers)
+        assert response.status_code == 200
+    # A key acts as its owner, but is not a human session.
+    refused = await client.get(f"{prefix}/", headers=bearer(key))
+    assert refused.status_code == 403
+    assert (await refused.get_json())["detail"] == "A human session is required."
+
+    replaced = await (await client.post(f"{prefix}/api_key", headers=headers)).get_json()
+    assert (await client.get(f"/api/users/{session['id']}", headers=bearer(key))).status_code == 401
+    new_key = replaced["api_key"]
+    assert (await client.get(f"/api/users/{session['id']}", headers=bearer(new_key))).status_code == 200
+
+    deleted = await client.delete(f"{prefix}/api_key", headers=headers)
+    assert deleted.status_code == 200 and await deleted.get_json() is True
+    assert (await client.get(f"/api/users/{session['id']}", headers=bearer(new_key))).status_code == 401
+    assert (await client.delete(f"{prefix}/api_key", headers=headers)).status_code == 404
+    assert (await client.get(f"/api/users/{session['id']}", headers=bearer("sk-" + "0" * 32))).status_code == 401
+
+
+async def test_api_keys_can_be_switched_off(make_app):
+    app = await make_app({"auth": {"enable_api_keys": False}})
+    client = app.test_client(use_cookies=False)
+    session = await (await signup(client)).get_json()
+    headers = bearer(session["token"])
+    response = await client.post("/api/auth/api_key", headers=headers)
+    assert response.status_code == 403
+    assert (await response.get_json())["detail"] == "API key creation is not allowed in the environment."
+    # A key made while keys were allowed stops working.
+    service = app.extensions["colonnade"].state("auth").service
+    _, key = await service.create_api_key(await User.get(id=session["id"]))
+    assert (await client.get(f"/api/users/{session['id']}", headers=bearer(key))).status_code == 401
+    config = await (await client.get("/api/config", headers=headers)).get_json()
+    assert config["features"]["enable_api_keys"] is False

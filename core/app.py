@@ -13,7 +13,7 @@ from typing import Any
 from colonnade.calling import await_me_maybe, collect_named
 from colonnade.errors import StartupError, install_error_handlers
 from colonnade.host import Host
-from colonnade.plugin_manager import make_plugin_manager
+from colonnade.plugin_manager import TRACE_LOGGER, make_plugin_manager
 from colonnade.registry import did_you_mean
 from colonnade.settings import Settings, format_validation_error, load_settings
 
@@ -65,7 +65,13 @@ def create_app(
 
     @app.before_serving
     async def start() -> None:
-        await startup(host, testing=testing)
+        try:
+            await startup(host, testing=testing)
+        except BaseException as error:
+            # The ASGI lifespan reports only the message; keep the error so a test harness (and
+            # ``colonnade serve``) can re-raise the StartupError itself.
+            host.startup_error = error
+            raise
 
     @app.after_serving
     async def stop() -> None:
@@ -87,9 +93,9 @@ def _validate_plugin_configs(host: Host) -> None:
             if name in models:
                 raise StartupError(f"two plugins register a configuration model for [plugins.{name}]")
             models[name] = model
-    from importlib.metadata import entry_points
-
-    known = set(models) | {entry_point.name for entry_point in entry_points(group="colonnade.plugins")}
+    # A section for an installed plugin without a model (or a blocked one) is allowed: blocking a plugin
+    # must not force the operator to delete its configuration.
+    known = set(models) | set(host.pm.entry_points) | set(host.pm.infos)
     for name in host.settings.plugins:
         if name not in known:
             raise StartupError(
@@ -108,7 +114,7 @@ def _register_blueprints(app: Any, host: Host) -> None:
     """Register every plugin's blueprints, refusing two plugins that claim the same method and path."""
     from quart_schema import tag_blueprint
 
-    for impl in reversed(host.pm.hook.register_blueprints.get_hookimpls()):
+    for impl in _plain_impls(host.pm.hook.register_blueprints):
         plugin_name = impl.plugin_name
         for item in _call_impl(impl, host=host) or ():
             blueprint, options = item if isinstance(item, tuple) else (item, {})
@@ -116,7 +122,10 @@ def _register_blueprints(app: Any, host: Host) -> None:
                 tag_blueprint(blueprint, [plugin_name])
                 blueprint._colonnade_tagged = True
             before = {rule.endpoint for rule in app.url_map.iter_rules()}
-            app.register_blueprint(blueprint, **options)
+            try:
+                app.register_blueprint(blueprint, **options)
+            except ValueError as error:  # two blueprints under one name
+                raise StartupError(f"plugin {plugin_name!r} could not register its routes: {error}") from None
             for rule in app.url_map.iter_rules():
                 if rule.endpoint not in before:
                     _claimed_routes(app).setdefault(rule.endpoint, plugin_name)
@@ -144,8 +153,32 @@ def _check_route_conflicts(app: Any) -> None:
 
 
 def _call_impl(impl: Any, **kwargs: Any) -> Any:
-    """Call one hook implementation with the subset of arguments it asks for."""
+    """Call one hook implementation with the subset of arguments it asks for.
+
+    The host calls some hooks one implementation at a time, to name the plugin at fault in errors;
+    those calls bypass pluggy's monitoring, so they are traced here.
+    """
+    host = kwargs.get("host")
+    if host is not None and host.pm.tracing:
+        logging.getLogger(TRACE_LOGGER).warning(
+            "hook %s(%s) -> [%r]", impl.function.__name__, ", ".join(kwargs), impl.plugin_name
+        )
     return impl.function(**{name: kwargs[name] for name in impl.argnames})
+
+
+def _plain_impls(caller: Any, *, reverse: bool = False) -> list[Any]:
+    """A hook's implementations in start-up order, without wrappers (they wrap a whole pluggy call).
+
+    Start-up order is registration order (core plugins, then entry points with each plugin after
+    those it ``requires``, then test plugins), ``tryfirst`` ones first and ``trylast`` ones last, so a
+    plugin's ``startup`` can use what the plugins it needs set up. ``reverse`` gives shutdown order.
+    """
+    impls = [impl for impl in caller.get_hookimpls() if not (impl.wrapper or impl.hookwrapper)]
+    first = [impl for impl in impls if impl.tryfirst]
+    last = [impl for impl in impls if impl.trylast]
+    middle = [impl for impl in impls if not impl.tryfirst and not impl.trylast]
+    ordered = [*first, *middle, *last]
+    return ordered[::-1] if reverse else ordered
 
 
 async def startup(host: Host, *, testing: bool = False) -> None:
@@ -172,7 +205,7 @@ async def _start_plugins(host: Host) -> None:
     event_classes = [cls for result in host.pm.hook.register_events() for cls in result or ()]
     collect_named([event_classes], kind="event")  # duplicate names are a start-up error
     host.event_classes = tuple(event_classes)
-    for impl in reversed(host.pm.hook.startup.get_hookimpls()):
+    for impl in _plain_impls(host.pm.hook.startup):
         try:
             await await_me_maybe(_call_impl(impl, host=host))
         except StartupError:
@@ -185,7 +218,7 @@ async def shutdown(host: Host) -> None:
     """Run every ``shutdown`` hook (a failure is logged, the rest still run), then release resources."""
     from colonnade import db
 
-    for impl in reversed(host.pm.hook.shutdown.get_hookimpls()):
+    for impl in _plain_impls(host.pm.hook.shutdown, reverse=True):
         try:
             await await_me_maybe(_call_impl(impl, host=host))
         except Exception:

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from colonnade.actors import Action, Actor
-from colonnade.calling import call_all
+from colonnade.calling import await_me_maybe, call_all
 from colonnade.errors import StartupError
 from colonnade.registry import NamedRegistry, did_you_mean
 
@@ -46,6 +46,8 @@ class Host:
         self._http_clients: dict[str, httpx.AsyncClient] = {}
         self._redis: Any = None
         self._upstreams: dict[str, str] = {}
+        #: The exception that stopped the start, if one did (the ASGI lifespan keeps only its text).
+        self.startup_error: BaseException | None = None
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -114,11 +116,16 @@ class Host:
         """Deliver ``event`` to every ``on_event`` implementation; a failing observer is logged."""
         if not isinstance(event, self.event_classes):
             raise TypeError(f"event class {type(event).__name__} is not registered through register_events")
-        for result in self.pm.hook.on_event(host=self, event=event):
+        # One implementation at a time: through pluggy, a sync observer that raises would end the whole
+        # call and the observers after it would never see the event.
+        for impl in reversed(self.pm.hook.on_event.get_hookimpls()):
+            if impl.wrapper or impl.hookwrapper:
+                continue
+            arguments = {"host": self, "event": event}
             try:
-                await call_all([result])
+                await await_me_maybe(impl.function(**{name: arguments[name] for name in impl.argnames}))
             except Exception:
-                log.exception("on_event observer failed for %s", event.name)
+                log.exception("on_event observer %r failed for %s", impl.plugin_name, event.name)
 
     # -- permissions -----------------------------------------------------------------------------
 

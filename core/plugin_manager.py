@@ -39,8 +39,8 @@ ESSENTIAL_PLUGINS: dict[str, str] = {
     "introspection": "colonnade.introspection",
 }
 
-#: The entry-point names our own distribution declares; used to tell built-in from third-party.
-BUILTIN_PLUGINS: tuple[str, ...] = ()
+#: The distribution whose entry points are the built-in plugins (``colonnade plugins`` says "built-in").
+BUILTIN_DISTRIBUTION = "colonnade"
 
 log = logging.getLogger("colonnade.plugins")
 
@@ -62,6 +62,10 @@ class ColonnadePluginManager(pluggy.PluginManager):
     def __init__(self) -> None:
         super().__init__("colonnade")
         self.infos: dict[str, PluginInfo] = {}
+        #: Every installed entry point of the group, by name, read once per manager.
+        self.entry_points: dict[str, Any] = {}
+        #: Whether hook calls are logged (``[host] trace_hooks`` or ``COLONNADE_TRACE_HOOKS=1``).
+        self.tracing = False
 
     def register_plugin(self, plugin: Any, name: str, source: str, version: str | None = None) -> None:
         try:
@@ -79,6 +83,15 @@ class ColonnadePluginManager(pluggy.PluginManager):
         plugin = self.get_plugin(name)
         return sorted(caller.name for caller in self.get_hookcallers(plugin) or [])
 
+    @property
+    def builtin_names(self) -> list[str]:
+        """The entry-point names our own distribution declares (the built-in plugins)."""
+        return sorted(
+            name
+            for name, entry_point in self.entry_points.items()
+            if entry_point.dist is not None and entry_point.dist.name == BUILTIN_DISTRIBUTION
+        )
+
 
 def _plugin_name(plugin: Any) -> str:
     return getattr(plugin, "name", None) or getattr(plugin, "__name__", None) or type(plugin).__name__
@@ -87,16 +100,30 @@ def _plugin_name(plugin: Any) -> str:
 def make_plugin_manager(settings: Settings, extra: tuple[Any, ...] | list[Any] = ()) -> ColonnadePluginManager:
     """Build and validate the plugin manager for one application (see the module docstring)."""
     pm = ColonnadePluginManager()
+    pm.entry_points = installed_entry_points()
     pm.add_hookspecs(hookspecs)
     pm.hook.add_hookspecs.call_historic(kwargs={"pm": pm})
 
     for name in settings.host.block_plugins:
         if name in ESSENTIAL_PLUGINS:
-            raise StartupError(f"plugin {name} cannot be blocked: it is part of the core")
+            raise StartupError(
+                f"plugin {name!r} cannot be blocked: it is an essential part of the core; "
+                f"remove it from [host] block_plugins"
+            )
+        if name not in pm.entry_points:
+            log.warning(
+                "[host] block_plugins names %r, which is not installed%s",
+                name,
+                did_you_mean(name, sorted(pm.entry_points)),
+            )
         pm.set_blocked(name)
 
     for name, module_path in ESSENTIAL_PLUGINS.items():
         pm.register_plugin(importlib.import_module(module_path), name, "core")
+
+    if settings.host.trace_hooks or _truthy(os.environ.get("COLONNADE_TRACE_HOOKS")):
+        # Before any plugin registers, so even the historic add_hookspecs calls are logged.
+        _enable_tracing(pm)
 
     _load_entry_points(pm, settings.host.load_plugins)
 
@@ -106,9 +133,26 @@ def make_plugin_manager(settings: Settings, extra: tuple[Any, ...] | list[Any] =
 
     _check_requires(pm)
     _check_pending(pm)
-    if settings.host.trace_hooks or os.environ.get("COLONNADE_TRACE_HOOKS") == "1":
-        _enable_tracing(pm)
     return pm
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def installed_entry_points() -> dict[str, Any]:
+    """``{name: EntryPoint}`` for the group, read from the installed distributions' metadata.
+
+    Read fresh for every application: stevedore keeps a process-wide list per group, which would hide
+    a distribution installed (or put on ``sys.path`` by a test) after the first application was built.
+    Its entry points also lack ``.dist``, which says where a plugin came from.
+    """
+    from importlib.metadata import entry_points
+
+    found: dict[str, Any] = {}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(entry_point.name, entry_point)
+    return found
 
 
 def _load_entry_points(pm: ColonnadePluginManager, load_plugins: list[str]) -> None:
@@ -124,12 +168,19 @@ def _load_entry_points(pm: ColonnadePluginManager, load_plugins: list[str]) -> N
         first = sorted(names)[0]
         raise StartupError(
             f"plugin {first!r} named in [host] load_plugins is not installed"
-            f"{did_you_mean(first, available)}"
+            f"{did_you_mean(first, available)}; install it or remove it from load_plugins"
         )
 
+    from stevedore import ExtensionManager
+
+    # stevedore caches each group's entry points for the life of the process; read them afresh.
+    ExtensionManager.ENTRY_POINT_CACHE.pop(ENTRY_POINT_GROUP, None)
+    available = sorted(pm.entry_points)
+    wanted = available if "*" in load_plugins else load_plugins
+    unknown = [name for name in wanted if name not in pm.entry_points]
+    if unknown:
+        missing(set(unknown))
     # Blocked plugins are never imported, so a broken plugin can be switched off by configuration.
-    available = _available_entry_points()
-    wanted = available if load_plugins == ["*"] else load_plugins
     manager = NamedExtensionManager(
         ENTRY_POINT_GROUP,
         names=[name for name in wanted if not pm.is_blocked(name)],
@@ -137,21 +188,41 @@ def _load_entry_points(pm: ColonnadePluginManager, load_plugins: list[str]) -> N
         on_missing_entrypoints_callback=missing,
         name_order=True,
     )
-    for extension in manager:
+    for extension in _dependencies_first(list(manager)):
         if extension.name in ESSENTIAL_PLUGINS:
             raise StartupError(f"plugin {extension.name!r} uses a name reserved for the core")
         if not isinstance(extension.plugin, ModuleType) and not hasattr(extension.plugin, "__dict__"):
             raise StartupError(f"plugin {extension.name!r} is not a module or object")
-        dist = extension.entry_point.dist
-        source = "built-in" if extension.name in BUILTIN_PLUGINS else (dist.name if dist else "unknown")
-        version = dist.version if dist else None
+        dist = pm.entry_points[extension.name].dist
+        if dist is None:
+            source, version = "unknown", None
+        else:
+            source = "built-in" if dist.name == BUILTIN_DISTRIBUTION else dist.name
+            version = dist.version
         pm.register_plugin(extension.plugin, extension.name, source, version)
 
 
-def _available_entry_points() -> list[str]:
-    from importlib.metadata import entry_points
+def _dependencies_first(extensions: list[Any]) -> list[Any]:
+    """Order loaded extensions so each comes after the plugins it ``requires`` (else by name).
 
-    return sorted({entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)})
+    Start-up hooks run in registration order, so ``images`` is ready before ``comfyui`` starts.
+    """
+    by_name = {extension.name: extension for extension in extensions}
+    ordered: list[Any] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name not in by_name or by_name[name] in ordered or name in visiting:
+            return  # missing requirements are reported by _check_requires; cycles keep name order
+        visiting.add(name)
+        for needed in getattr(by_name[name].plugin, "requires", ()) or ():
+            visit(needed)
+        visiting.discard(name)
+        ordered.append(by_name[name])
+
+    for name in sorted(by_name):
+        visit(name)
+    return ordered
 
 
 def _check_requires(pm: ColonnadePluginManager) -> None:
@@ -177,13 +248,33 @@ def _check_pending(pm: ColonnadePluginManager) -> None:
         ) from None
 
 
+TRACE_LOGGER = "colonnade.trace"
+
+
 def _enable_tracing(pm: ColonnadePluginManager) -> None:
-    trace_log = logging.getLogger("colonnade.trace")
+    """Log every hook call: which implementations run, with which arguments, and what they return.
+
+    Logged at WARNING on ``colonnade.trace`` so it shows without any logging set-up; it is a debugging
+    switch, off by default. Argument values are not logged (they may carry requests and secrets).
+    """
+    trace_log = logging.getLogger(TRACE_LOGGER)
+    pm.tracing = True
 
     def before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
-        trace_log.warning("hook %s -> %s", hook_name, [impl.plugin_name for impl in hook_impls])
+        trace_log.warning(
+            "hook %s(%s) -> %s", hook_name, ", ".join(kwargs), [impl.plugin_name for impl in hook_impls]
+        )
 
     def after(outcome: Any, hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
-        trace_log.warning("hook %s done", hook_name)
+        if outcome.exception is not None:
+            trace_log.warning("hook %s raised %s", hook_name, type(outcome.exception).__name__)
+        else:
+            trace_log.warning("hook %s returned %d result(s)", hook_name, _count(outcome.get_result()))
 
     pm.add_hookcall_monitoring(before, after)
+
+
+def _count(result: Any) -> int:
+    if isinstance(result, list):
+        return len(result)
+    return 0 if result is None else 1

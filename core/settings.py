@@ -24,7 +24,7 @@ from colonnade.errors import StartupError
 from colonnade.registry import did_you_mean
 
 CORE_SECTIONS = ("server", "database", "auth", "host")
-SECRET_WORDS = ("secret", "key", "password", "token", "hash", "dsn")
+SECRET_WORDS = ("secret", "key", "password", "passwd", "token", "hash", "dsn", "credentials", "apikey")
 
 
 class _Section(BaseModel):
@@ -219,14 +219,40 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: dict[str,
     return Settings.from_dict(data, source=source)
 
 
+def is_secret_key(key: str) -> bool:
+    """Whether a configuration key names a secret: ``api_key``, ``secret_key``, ``admin_password``,
+    ``token``, ``apikey``... but not ``max_tokens`` or ``keep_alive_timeout``."""
+    parts = key.lower().replace("-", "_").split("_")
+    return any(part in SECRET_WORDS or part.endswith(("key", "secret", "password", "token")) for part in parts)
+
+
+def _redact_url(value: str) -> str:
+    """``postgres://user:pw@host/db`` -> ``postgres://user:***@host/db``: URLs may carry passwords."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return value
+    if not parts.scheme or parts.password is None:
+        return value
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def redact(value: Any, key: str = "") -> Any:
-    """Replace the values of secret-looking keys with ``"***"`` (for printing the effective config)."""
+    """Replace the values of secret-looking keys with ``"***"`` (for printing the effective config).
+
+    Also hides :class:`SecretStr` values wherever they are, and the password part of any URL.
+    """
     if isinstance(value, dict):
         return {k: redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [redact(item, key) for item in value]
-    if value is not None and any(word in key.lower() for word in SECRET_WORDS):
-        return "***"
     if isinstance(value, SecretStr):
         return "***"
+    if value is not None and value != "" and is_secret_key(key):
+        return "***"
+    if isinstance(value, str) and "://" in value:
+        return _redact_url(value)
     return value

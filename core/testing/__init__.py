@@ -120,7 +120,14 @@ async def make_app(base_config: dict[str, Any]) -> AsyncIterator[Any]:
         test_app = app.test_app()
         if app_settings.database.schema_name:
             schemas.append(app_settings)
-        await test_app.__aenter__()
+        try:
+            await test_app.__aenter__()
+        except Exception as error:
+            # Quart's lifespan wraps a failed start in LifespanError; raise the StartupError itself.
+            cause = app.extensions["colonnade"].startup_error
+            if cause is not None and cause is not error:
+                raise cause from None
+            raise
         started.append(test_app)
         return app
 

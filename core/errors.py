@@ -86,11 +86,17 @@ def describe_validation_error(error: Exception) -> tuple[str, list[dict[str, Any
 
 
 def install_error_handlers(app: Quart, host: Host) -> None:
-    """Route every exception through ``handle_exception`` hooks, ending at the JSON default."""
+    """Route every exception through ``handle_exception`` hooks, ending at the JSON default.
+
+    It also swaps in a request class whose JSON decoding failures say what was wrong with the body,
+    because Quart's default answers a bare "Bad request".
+    """
     from quart_schema import RequestSchemaValidationError
     from werkzeug.exceptions import HTTPException
 
     from colonnade.calling import first_non_none
+
+    app.request_class = type("ColonnadeRequest", (_JSONDetailRequest, app.request_class), {})
 
     @app.errorhandler(ApiError)
     async def api_error(error: ApiError):
@@ -98,28 +104,78 @@ def install_error_handlers(app: Quart, host: Host) -> None:
 
     @app.errorhandler(RequestSchemaValidationError)
     async def schema_error(error: RequestSchemaValidationError):
+        from quart import request
+
         detail, errors = describe_validation_error(error)
+        if _expects_json_body(error) and not request.is_json:
+            if await request.get_data():  # bounded by MAX_CONTENT_LENGTH, like every body read
+                return json_error(415, HTTP_DETAILS[415])
+            detail = "Invalid request: send a JSON body (Content-Type: application/json)"
         return json_error(422, detail, errors=errors)
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException):
-        detail = HTTP_DETAILS.get(error.code or 500) or error.description or error.name
+        code = error.code or 500
+        # A description given to ``abort(404, "Chat not found")`` is kept; werkzeug's own defaults are
+        # written for HTML pages and give way to one plain sentence.
+        custom = error.description if error.description != type(error).description else None
+        detail = custom or HTTP_DETAILS.get(code) or error.name
         headers = {}
-        if error.code == 405 and getattr(error, "valid_methods", None):
+        if code == 405 and getattr(error, "valid_methods", None):
             headers["Allow"] = ", ".join(error.valid_methods)
-        return json_error(error.code or 500, detail, headers)
+        if code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return json_error(code, detail, headers)
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception):
         from quart import request
 
-        response = await first_non_none(
-            host.pm.hook.handle_exception(host=host, request=request, exception=error)
-        )
+        try:
+            response = await first_non_none(
+                host.pm.hook.handle_exception(host=host, request=request, exception=error)
+            )
+        except Exception:
+            # An error handler that fails must not turn the answer into Quart's HTML page.
+            log.exception("a handle_exception hook failed while handling %r", error)
+            response = None
         if response is not None:
             return response
         log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
-        return json_error(500, "Internal server error")
+        return json_error(500, HTTP_DETAILS[500])
+
+
+class _JSONDetailRequest:
+    """Mixed into the app's request class: malformed JSON is a 400 that says so."""
+
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        try:
+            return await super().get_json(force=force, silent=silent, cache=cache)  # type: ignore[misc]
+        except UnicodeDecodeError:
+            # Quart decodes the body as UTF-8 before parsing, outside its own error handling.
+            if silent:
+                return None
+            raise ApiError(400, "Malformed JSON body: it is not valid UTF-8") from None
+
+    def on_json_loading_failed(self, error: Exception) -> Any:
+        raise ApiError(400, f"Malformed JSON body: {error}")
+
+
+def _expects_json_body(error: Exception) -> bool:
+    """Whether ``error`` is the failure of a ``@validate_request`` that reads a JSON body."""
+    from quart import current_app, request
+    from quart_schema.validation import (
+        QUART_SCHEMA_REQUEST_ATTRIBUTE,
+        DataSource,
+        QuerystringValidationError,
+        RequestHeadersValidationError,
+    )
+
+    if isinstance(error, QuerystringValidationError | RequestHeadersValidationError):
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    schema = getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)
+    return schema is not None and schema[1] == DataSource.JSON
 
 
 # Werkzeug's descriptions are written for HTML pages; API clients get one plain sentence.
@@ -132,4 +188,5 @@ HTTP_DETAILS = {
     413: "Request body too large",
     415: "Unsupported media type: send application/json",
     429: "Too many requests",
+    500: "Internal server error",
 }

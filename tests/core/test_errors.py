@@ -1,0 +1,213 @@
+"""Every failure is JSON ``{"detail": "..."}`` with the right status, and never a traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import pytest_asyncio
+from pydantic import BaseModel, Field
+from quart import Blueprint, abort, jsonify
+from quart_schema import validate_querystring, validate_request
+
+from colonnade import ApiError, hookimpl
+
+pytestmark = pytest.mark.asyncio
+
+
+class Item(BaseModel):
+    name: str = Field(min_length=1)
+    count: int = Field(ge=0)
+
+
+class Paging(BaseModel):
+    page: int = Field(default=1, ge=1)
+
+
+def faulty_blueprint() -> Blueprint:
+    """Routes that fail in every way a view can (a fresh blueprint per app)."""
+    bp = Blueprint("faulty", __name__, url_prefix="/api/faulty")
+
+    @bp.get("/boom")
+    async def boom():
+        raise RuntimeError("secret internals: password=hunter2")
+
+    @bp.get("/api-error")
+    async def api_error():
+        raise ApiError(418, "I am a teapot", headers={"X-Why": "test"}, extra={"hint": "tea"})
+
+    @bp.get("/abort")
+    async def aborts():
+        abort(404, "No such faulty thing")
+
+    @bp.post("/items")
+    @validate_request(Item)
+    async def create(data: Item):
+        return data.model_dump(), 201
+
+    @bp.get("/items")
+    @validate_querystring(Paging)
+    async def listing(query_args: Paging):
+        return jsonify({"page": query_args.page})
+
+    return bp
+
+
+class Faulty:
+    """A test plugin serving ``faulty_blueprint``."""
+
+    __name__ = "faulty"
+
+    @hookimpl
+    def register_blueprints(self, host):
+        return [faulty_blueprint()]
+
+
+@pytest_asyncio.fixture
+async def faulty_app(make_app):
+    return await make_app({"server": {"max_body_size": 1024}}, plugins=[Faulty()])
+
+
+def assert_json_detail(body: dict) -> None:
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert "Traceback" not in json.dumps(body)
+
+
+async def test_unknown_path_is_404_json(client):
+    for path in ("/nope", "/api/nope", "/api/v1/nope/deeper"):
+        response = await client.get(path)
+        assert response.status_code == 404
+        assert response.mimetype == "application/json"
+        assert await response.get_json() == {"detail": "Not found"}
+
+
+async def test_wrong_method_is_405_json_with_allow(client):
+    response = await client.delete("/api/auth/signin")
+    assert response.status_code == 405
+    assert await response.get_json() == {"detail": "Method not allowed"}
+    assert "POST" in response.headers["Allow"]
+
+
+async def test_unexpected_exception_is_500_json_without_details(faulty_app, caplog):
+    response = await faulty_app.test_client().get("/api/faulty/boom")
+    assert response.status_code == 500
+    body = await response.get_json()
+    assert body == {"detail": "Internal server error"}
+    assert "hunter2" not in await response.get_data(as_text=True)
+    # The operator still gets the traceback, in the log.
+    assert any(record.exc_info and "hunter2" in str(record.exc_info[1]) for record in caplog.records)
+
+
+async def test_api_error_and_abort_keep_their_status_detail_and_headers(faulty_app):
+    client = faulty_app.test_client()
+    response = await client.get("/api/faulty/api-error")
+    assert response.status_code == 418
+    assert await response.get_json() == {"detail": "I am a teapot", "hint": "tea"}
+    assert response.headers["X-Why"] == "test"
+    aborted = await client.get("/api/faulty/abort")
+    assert aborted.status_code == 404
+    assert await aborted.get_json() == {"detail": "No such faulty thing"}
+
+
+async def test_schema_errors_are_422_with_a_field_list(faulty_app):
+    client = faulty_app.test_client()
+    ok = await client.post("/api/faulty/items", json={"name": "a", "count": 1})
+    assert ok.status_code == 201
+    for body, fields in [
+        ({"name": "", "count": -1}, {("name",), ("count",)}),
+        ({"name": "a", "count": "many"}, {("count",)}),
+        ({"count": 1}, {("name",)}),
+        ([1, 2], {()}),
+        ("just a string", {()}),
+        (None, {()}),
+    ]:
+        response = await client.post("/api/faulty/items", json=body)
+        assert response.status_code == 422, body
+        data = await response.get_json()
+        assert_json_detail(data)
+        assert data["detail"].startswith("Invalid request")
+        assert {tuple(item["loc"]) for item in data["errors"]} == fields
+        assert "input" not in json.dumps(data["errors"])  # values sent are not echoed back
+
+
+async def test_querystring_errors_are_422(faulty_app):
+    client = faulty_app.test_client()
+    assert await (await client.get("/api/faulty/items?page=2")).get_json() == {"page": 2}
+    for query in ("page=0", "page=two", "page=1.5"):
+        response = await client.get(f"/api/faulty/items?{query}")
+        assert response.status_code == 422, query
+        assert (await response.get_json())["errors"][0]["loc"] == ["page"]
+
+
+async def test_malformed_json_is_400(faulty_app):
+    client = faulty_app.test_client()
+    for raw in (b"{", b"{'name': 'a'}", b'{"name": "a",}', b"\xff\xfe"):
+        response = await client.post(
+            "/api/faulty/items", data=raw, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, raw
+        data = await response.get_json()
+        assert_json_detail(data)
+        assert "JSON" in data["detail"]
+
+
+async def test_body_without_json_content_type_is_415(faulty_app):
+    client = faulty_app.test_client()
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
+        response = await client.post(
+            "/api/faulty/items", data=b'{"name": "a", "count": 1}', headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 415, content_type
+        assert (await response.get_json())["detail"] == "Unsupported media type: send application/json"
+    # No body at all is a validation error, not a media-type one.
+    empty = await client.post("/api/faulty/items")
+    assert empty.status_code == 422
+    assert "JSON" in (await empty.get_json())["detail"]
+
+
+async def test_oversized_body_is_413(faulty_app):
+    client = faulty_app.test_client()
+    big = {"name": "x" * 2000, "count": 1}
+    for path in ("/api/faulty/items", "/api/auth/signin", "/api/auth/signup"):
+        response = await client.post(path, json=big)
+        assert response.status_code == 413, path
+        assert await response.get_json() == {"detail": "Request body too large"}
+
+
+async def test_handle_exception_hook_renders_unexpected_errors(make_app):
+    class Renderer:
+        __name__ = "renderer"
+        seen: list = []
+
+        @hookimpl
+        def handle_exception(self, host, request, exception):
+            self.seen.append((request.path, type(exception).__name__))
+            if isinstance(exception, RuntimeError):
+                return jsonify({"detail": "rendered by a plugin"}), 503
+            return None
+
+    faulty, renderer = Faulty(), Renderer()
+    app = await make_app(plugins=[faulty, renderer])
+    client = app.test_client()
+    response = await client.get("/api/faulty/boom")
+    assert response.status_code == 503
+    assert await response.get_json() == {"detail": "rendered by a plugin"}
+    assert renderer.seen == [("/api/faulty/boom", "RuntimeError")]
+    # Errors with a status of their own never reach the hook.
+    assert (await client.get("/api/faulty/api-error")).status_code == 418
+    assert (await client.get("/nope")).status_code == 404
+    assert renderer.seen == [("/api/faulty/boom", "RuntimeError")]
+
+
+async def test_a_failing_handle_exception_hook_still_gives_a_json_500(make_app):
+    class Broken:
+        __name__ = "broken"
+
+        @hookimpl
+        def handle_exception(self, host, request, exception):
+            raise ValueError("the renderer itself fails")
+
+    app = await make_app(plugins=[Faulty(), Broken()])
+    response = await app.test_client().get("/api/faulty/boom")
+    assert response.status_code == 500
+    assert await response.get_json() == {"detail": "Internal server error"}

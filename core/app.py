@@ -95,7 +95,7 @@ def _validate_plugin_configs(host: Host) -> None:
             models[name] = model
     # A section for an installed plugin without a model (or a blocked one) is allowed: blocking a plugin
     # must not force the operator to delete its configuration.
-    known = set(models) | set(host.pm.entry_points) | set(host.pm.infos)
+    known = set(models) | set(host.pm.entry_points) | set(host.pm.infos) | set(host.settings.host.block_plugins)
     for name in host.settings.plugins:
         if name not in known:
             raise StartupError(

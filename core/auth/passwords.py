@@ -19,13 +19,16 @@ class Passwords:
     def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
         self._hasher = PasswordHasher(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism)
         # Verified against when the account does not exist, so the answer takes as long either way.
-        self._dummy_hash = self._hasher.hash("colonnade-timing-equaliser")
+        # Made on first need, in a thread: hashing at construction would block start-up.
+        self._dummy_hash: str | None = None
 
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)
 
     async def verify(self, hashed: str | None, password: str) -> bool:
         """Whether ``password`` matches ``hashed``; ``None`` (no such account) costs the same and fails."""
+        if hashed is None and self._dummy_hash is None:
+            self._dummy_hash = await self.hash("colonnade-timing-equaliser")
         target = hashed or self._dummy_hash
         try:
             ok = await asyncio.to_thread(self._hasher.verify, target, password)

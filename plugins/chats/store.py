@@ -1,0 +1,250 @@
+"""Chats as Open WebUI clients see them: access checks, create, merge-update, list, serialise.
+
+Other plugins (completions persisting a turn, for example) use these functions and ``messages.py``
+rather than the tables, so the split between the chat document and the message rows stays private.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from quart import current_app
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from colonnade.errors import ApiError
+from colonnade.plugins.chats import messages, tree
+from colonnade.plugins.chats.models import Chat, Message, now
+
+NOT_FOUND = "We could not find what you're looking for :/"
+MAX_TITLE_LENGTH = 1000
+#: Columns of a list item (Open WebUI's ``ChatTitleIdResponse`` plus pinned and folder_id).
+LIST_FIELDS = ("id", "title", "updated_at", "created_at", "last_read_at", "archived", "pinned", "folder_id")
+
+
+def config() -> Any:
+    return current_app.extensions["colonnade"].plugin_config("chats")
+
+
+async def find_chat(actor: Any, chat_id: str, *, admin_may: bool = False) -> Chat:
+    """The chat if the caller owns it, or is an admin on a route where Open WebUI lets admins in
+    (``admin_may``) and ``[plugins.chats] admin_chat_access`` is on; anything else is a 404, so a
+    chat id never reveals whether someone else's chat exists."""
+    chat = await Chat.get_or_none(id=chat_id)
+    if chat is None:
+        raise ApiError(404, NOT_FOUND)
+    if chat.user_id != actor.id and not (admin_may and actor.is_admin and config().admin_chat_access):
+        raise ApiError(404, NOT_FOUND)
+    return chat
+
+
+def title_of(doc: Mapping[str, Any], default: str) -> str:
+    title = doc.get("title", default)
+    if title is None:
+        return default
+    if not isinstance(title, str) or len(title) > MAX_TITLE_LENGTH:
+        raise ApiError(422, f"chat.title: must be a string of at most {MAX_TITLE_LENGTH} characters")
+    return title
+
+
+def split_document(doc: dict[str, Any], actor: Any) -> tuple[list[tree.MessageRecord] | None, str | None]:
+    """Take the message tree out of a posted document (in place) and return its records and currentId.
+
+    ``history`` wins over the legacy flat ``messages`` list, which Open WebUI's frontend sends
+    alongside it; the list is then kept only as a marker, rebuilt from the tree on read.
+    """
+    records, current = None, None
+    if "history" in doc:
+        records, current = tree.records_from_history(doc.pop("history"), actor)
+    elif "messages" in doc and doc["messages"] is not None:
+        records, current = tree.records_from_list(doc["messages"], actor)
+    if "messages" in doc:
+        doc["messages"] = []
+    doc.pop("title", None)
+    doc.pop("share_mode", None)
+    return records, current
+
+
+async def create_chat(
+    actor: Any,
+    document: Mapping[str, Any],
+    *,
+    folder_id: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+    **columns: Any,
+) -> Chat:
+    """Store a new chat and its messages in one transaction. The row id is always new: Open WebUI
+    does not trust ``chat.id`` from the client either."""
+    doc = dict(document)
+    title = title_of(doc, "New Chat")
+    records, current = split_document(doc, actor)
+    records = records or []
+    parent_of = {record.message_id: record.parent_id for record in records}
+    if len(parent_of) != len(records):
+        raise ApiError(422, "chat.messages: message ids must be unique")
+    tree.check_tree(parent_of)
+    order = [(record.message_id, record.parent_id) for record in records]
+    current = tree.repair_current(current, parent_of, tree.children_map(order))
+    stamp = now()
+    values = {"created_at": stamp, "updated_at": stamp, "last_read_at": stamp, **columns}
+    async with in_transaction():
+        chat = await Chat.create(
+            id=str(uuid.uuid4()),
+            user_id=actor.id,
+            title=title,
+            chat=doc,
+            folder_id=folder_id,
+            variables=dict(variables or {}),
+            current_message_id=current,
+            **values,
+        )
+        await messages.insert_all(chat.id, records, stamp)
+    return chat
+
+
+async def update_chat(
+    chat: Chat, actor: Any, patch: Mapping[str, Any], *, fields_set: Mapping[str, Any] | None = None
+) -> Chat:
+    """Open WebUI's merge-update: top-level keys of ``patch`` replace the stored ones, a posted
+    history is merged message by message, and ``updated_at`` moves only when messages were posted.
+
+    :param fields_set: ``variables`` and ``folder_id`` when the request carried them.
+    """
+    doc = dict(patch)
+    title = title_of(doc, chat.title) if "title" in doc else chat.title
+    records, current = split_document(doc, actor)
+    update_fields = ["chat"]
+    stamp = now()
+    async with in_transaction():
+        if records is not None:
+            chat.current_message_id = await messages.sync(chat, actor, records, current, stamp)
+            chat.updated_at = stamp
+            update_fields += ["current_message_id", "updated_at"]
+        if title != chat.title:
+            chat.title = title
+            update_fields.append("title")
+        for key, value in (fields_set or {}).items():
+            setattr(chat, key, dict(value or {}) if key == "variables" else value)
+            update_fields.append(key)
+        chat.chat = {**chat.chat, **doc}
+        await chat.save(update_fields=update_fields)
+    return chat
+
+
+async def chat_json(chat: Chat, *, actor: Any = None) -> dict[str, Any]:
+    """Open WebUI's ``ChatResponse``, with ``chat.history`` assembled from the message rows.
+
+    :param actor: The reader, on a GET by id: adds ``chat.share_mode`` as Open WebUI does.
+    """
+    conversation = await messages.load(chat.id)
+    history_messages = conversation.messages()
+    doc = {**chat.chat, "id": chat.id, "title": chat.title}
+    doc["history"] = {"messages": history_messages, "currentId": chat.current_message_id}
+    if "messages" in doc:
+        path = tree.thread(conversation.parent_of, chat.current_message_id)
+        doc["messages"] = [history_messages[message_id] for message_id in path]
+    if actor is not None:
+        doc["share_mode"] = "continue" if actor.id == chat.user_id else None
+    return {
+        "id": chat.id,
+        "user_id": chat.user_id,
+        "title": chat.title,
+        "chat": doc,
+        "updated_at": chat.updated_at,
+        "created_at": chat.created_at,
+        "last_read_at": chat.last_read_at,
+        "share_id": chat.share_id,
+        "archived": chat.archived,
+        "pinned": chat.pinned,
+        "meta": chat.meta,
+        "variables": chat.variables,
+        "folder_id": chat.folder_id,
+        "tasks": chat.tasks,
+        "summary": chat.summary,
+        "current_message_id": chat.current_message_id,
+    }
+
+
+async def list_chats(
+    user_id: str,
+    *,
+    archived: bool | None = False,
+    pinned: bool | None = None,
+    folder_id: str | None = None,
+    include_folders: bool = True,
+    query: str | None = None,
+    search_messages: bool = False,
+    sort_by: str = "updated_at",
+    sort_dir: str = "desc",
+    page: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """One user's chats as list items, newest first by default; ``page`` is 1-based."""
+    chats = Chat.filter(user_id=user_id)
+    if archived is not None:
+        chats = chats.filter(archived=archived)
+    if pinned is not None:
+        chats = chats.filter(pinned=pinned)
+    if folder_id is not None:
+        chats = chats.filter(folder_id=folder_id)
+    elif not include_folders:
+        chats = chats.filter(folder_id__isnull=True)
+    if query:
+        if search_messages:
+            matching = Message.filter(content__icontains=query).values("chat_id")
+            chats = chats.filter(Q(title__icontains=query) | Q(id__in=matching))
+        else:
+            chats = chats.filter(title__icontains=query)
+    sign = "-" if sort_dir == "desc" else ""
+    chats = chats.order_by(sign + sort_by, sign + "id")
+    if page is not None or limit is not None:
+        size = limit or config().page_size
+        chats = chats.offset(((page or 1) - 1) * size).limit(size)
+    return [{**row, "active": False} for row in await chats.values(*LIST_FIELDS)]
+
+
+async def delete_chats(chat_ids: list[str]) -> None:
+    """Delete chats with their messages (explicitly, not trusting every backend to cascade)."""
+    if not chat_ids:
+        return
+    async with in_transaction():
+        await Message.filter(chat_id__in=chat_ids).delete()
+        await Chat.filter(id__in=chat_ids).delete()
+
+
+async def clone_chat(chat: Chat, actor: Any, title: str | None) -> Chat:
+    """A copy owned by the caller, with every message (ids kept: they are unique per chat only)."""
+    stamp = now()
+    rows = await Message.filter(chat_id=chat.id).order_by("id")
+    async with in_transaction():
+        copy = await Chat.create(
+            id=str(uuid.uuid4()),
+            user_id=actor.id,
+            title=title if title is not None else f"Clone of {chat.title}",
+            chat=dict(chat.chat),
+            meta=dict(chat.meta),
+            variables=dict(chat.variables),
+            folder_id=chat.folder_id,
+            current_message_id=chat.current_message_id,
+            created_at=stamp,
+            updated_at=stamp,
+            last_read_at=stamp,
+        )
+        await Message.bulk_create(
+            [
+                Message(
+                    chat_id=copy.id,
+                    **{
+                        name: getattr(row, name)
+                        for name in ("message_id", "parent_id", "role", "content", "data", "user_id", "done", "digest")
+                    },
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+                for row in rows
+            ],
+            batch_size=500,
+        )
+    return copy

@@ -92,6 +92,7 @@ def install_error_handlers(app: Quart, host: Host) -> None:
     because Quart's default answers a bare "Bad request".
     """
     from quart_schema import RequestSchemaValidationError
+    from tortoise.exceptions import ValidationError as TortoiseValidationError
     from werkzeug.exceptions import HTTPException
 
     from colonnade.calling import first_non_none
@@ -112,6 +113,14 @@ def install_error_handlers(app: Quart, host: Host) -> None:
                 return json_error(415, HTTP_DETAILS[415])
             detail = "Invalid request: send a JSON body (Content-Type: application/json)"
         return json_error(422, detail, errors=errors)
+
+    @app.errorhandler(TortoiseValidationError)
+    async def storage_validation_error(error: TortoiseValidationError):
+        # A value that does not fit its column (an over-long id in a URL, say) reached the ORM: the
+        # request is at fault, not the server. The message is not echoed: it quotes the whole value.
+        field = str(error).split(":", 1)[0]
+        where = f" ({field})" if field.isidentifier() else ""
+        return json_error(400, f"Invalid request: a value does not fit its field{where}")
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException):

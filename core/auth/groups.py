@@ -15,7 +15,7 @@ from tortoise.exceptions import IntegrityError
 
 from colonnade.actors import Actor
 from colonnade.auth import messages
-from colonnade.auth.models import Group, User, now
+from colonnade.auth.models import Group, User, now, plausible_id
 from colonnade.errors import ApiError
 from colonnade.permissions import require
 
@@ -60,7 +60,7 @@ async def group_json(group: Group) -> dict[str, Any]:
 
 
 async def get_group(group_id: str) -> Group:
-    group = await Group.get_or_none(id=group_id)
+    group = await Group.get_or_none(id=group_id) if plausible_id(group_id) else None
     if group is None:
         raise ApiError(404, messages.USER_NOT_FOUND)
     return group
@@ -68,7 +68,7 @@ async def get_group(group_id: str) -> Group:
 
 async def users_by_id(user_ids: list[str]) -> list[User]:
     """The users named, or a 400 listing the ids that do not exist."""
-    users = await User.filter(id__in=user_ids)
+    users = await User.filter(id__in=[user_id for user_id in user_ids if plausible_id(user_id)])
     missing = sorted(set(user_ids) - {user.id for user in users})
     if missing:
         raise ApiError(400, f"Unknown user ids: {', '.join(missing[:10])}")
@@ -152,7 +152,7 @@ async def add_members(group_id: str, data: MembersForm, actor: Actor):
 @validate_request(MembersForm)
 async def remove_members(group_id: str, data: MembersForm, actor: Actor):
     group = await get_group(group_id)
-    users = await User.filter(id__in=data.user_ids)
+    users = await User.filter(id__in=[user_id for user_id in data.user_ids if plausible_id(user_id)])
     if users:
         await group.members.remove(*users)
     return await group_json(group)

@@ -10,8 +10,17 @@ from tortoise import fields
 from tortoise.models import Model
 
 
+#: Length of every id column; a longer id cannot exist, and Tortoise refuses to even look it up.
+ID_LENGTH = 36
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def plausible_id(value: str) -> bool:
+    """Whether ``value`` fits an id column (so looking it up cannot fail with a validation error)."""
+    return 0 < len(value) <= ID_LENGTH
 
 
 def now() -> int:
@@ -23,7 +32,7 @@ def new_session_stamp() -> str:
 
 
 class User(Model):
-    id = fields.CharField(max_length=36, primary_key=True, default=new_id)
+    id = fields.CharField(max_length=ID_LENGTH, primary_key=True, default=new_id)
     email = fields.CharField(max_length=255, unique=True)
     name = fields.CharField(max_length=255)
     username = fields.CharField(max_length=50, null=True)
@@ -59,7 +68,7 @@ class User(Model):
 
 
 class Group(Model):
-    id = fields.CharField(max_length=36, primary_key=True, default=new_id)
+    id = fields.CharField(max_length=ID_LENGTH, primary_key=True, default=new_id)
     name = fields.CharField(max_length=255, unique=True)
     description = fields.TextField(default="")
     # A partial Open WebUI permission tree granted to members.
@@ -82,7 +91,7 @@ class Group(Model):
 
 
 class ApiKey(Model):
-    id = fields.CharField(max_length=36, primary_key=True, default=new_id)
+    id = fields.CharField(max_length=ID_LENGTH, primary_key=True, default=new_id)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "auth.User", related_name="api_keys", on_delete=fields.CASCADE
     )

@@ -18,7 +18,7 @@ from tortoise.expressions import Q
 from colonnade.actors import Actor
 from colonnade.auth import messages
 from colonnade.auth.events import UserDeleted, UserUpdated
-from colonnade.auth.models import Group, User, now
+from colonnade.auth.models import Group, User, now, plausible_id
 from colonnade.auth.service import AuthService, normalise_email, user_json
 from colonnade.auth.views import AddUserForm, create_account
 from colonnade.errors import ApiError
@@ -34,7 +34,8 @@ class UserListQuery(BaseModel):
     query: str | None = Field(default=None, max_length=255)
     order_by: str = Field(default="created_at", pattern="^(" + "|".join(ORDERABLE) + ")$")
     direction: str = Field(default="desc", pattern="^(asc|desc)$")
-    page: int = Field(default=1, ge=1)
+    # Bounded so that the row offset always fits a 64-bit integer.
+    page: int = Field(default=1, ge=1, le=1_000_000)
 
 
 class UserUpdateForm(BaseModel):
@@ -59,7 +60,8 @@ def service() -> AuthService:
 
 async def visible_user(actor: Actor, user_id: str) -> User:
     """The user, if the caller may see them (admins see all; others only themselves), else 404."""
-    user = await User.get_or_none(id=user_id) if actor.is_admin or actor.id == user_id else None
+    allowed = plausible_id(user_id) and (actor.is_admin or actor.id == user_id)
+    user = await User.get_or_none(id=user_id) if allowed else None
     if user is None:
         raise ApiError(404, messages.USER_NOT_FOUND)
     return user
@@ -141,7 +143,7 @@ async def update_user(user_id: str, data: UserUpdateForm, actor: Actor) -> dict[
 async def delete_user(user_id: str, actor: Actor):
     """Delete an account. Returns ``true`` (Open WebUI's body). Not the caller's own, not the primary
     admin's."""
-    user = await User.get_or_none(id=user_id)
+    user = await User.get_or_none(id=user_id) if plausible_id(user_id) else None
     if user is None:
         raise ApiError(404, messages.USER_NOT_FOUND)
     if user.id == actor.id:

@@ -45,6 +45,13 @@ def faulty_blueprint() -> Blueprint:
     async def create(data: Item):
         return data.model_dump(), 201
 
+    @bp.get("/users/<user_id>")
+    async def user_by_id(user_id: str):
+        from colonnade.auth.models import User
+
+        user = await User.get_or_none(id=user_id)
+        return {"found": user is not None}
+
     @bp.get("/items")
     @validate_querystring(Paging)
     async def listing(query_args: Paging):
@@ -172,6 +179,14 @@ async def test_oversized_body_is_413(faulty_app):
         response = await client.post(path, json=big)
         assert response.status_code == 413, path
         assert await response.get_json() == {"detail": "Request body too large"}
+
+
+async def test_a_value_too_long_for_its_column_is_400_not_500(faulty_app):
+    client = faulty_app.test_client()
+    assert await (await client.get("/api/faulty/users/abc")).get_json() == {"found": False}
+    response = await client.get("/api/faulty/users/" + "x" * 300)
+    assert response.status_code == 400
+    assert await response.get_json() == {"detail": "Invalid request: a value does not fit its field (id)"}
 
 
 async def test_handle_exception_hook_renders_unexpected_errors(make_app):

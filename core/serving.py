@@ -1,0 +1,204 @@
+"""Serving the application with hypercorn: one process in-process, or several spawned workers.
+
+One worker (the default) runs hypercorn inside this process through ``hypercorn.asyncio.serve``, which
+is the lightest way to serve (one interpreter, about 60 MB). Left to its defaults, an in-process
+hypercorn installs no signal handlers, so SIGTERM (``docker stop``) would kill it mid-request; here a
+``shutdown_trigger`` bound to SIGTERM and SIGINT stops it gracefully: no new connections, in-flight
+requests get ``server.graceful_timeout`` seconds to finish, then the shutdown hooks run.
+
+Several workers go through hypercorn's own supervisor (``hypercorn.run.run``), which spawns fresh
+interpreters that each import :func:`worker_app`. They rebuild the settings from the same environment
+(the supervisor exports the command-line overrides as ``COLONNADE_*`` variables before spawning), and
+the supervisor applies pending migrations once beforehand so that workers never race each other on
+the schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from colonnade.errors import StartupError
+from colonnade.registry import did_you_mean
+
+if TYPE_CHECKING:
+    from hypercorn.config import Config
+    from quart import Quart
+
+    from colonnade.settings import Settings
+
+log = logging.getLogger("colonnade.serve")
+
+#: What hypercorn's supervisor imports in each spawned worker (hypercorn evaluates the part after ':').
+WORKER_APPLICATION_PATH = "colonnade.serving:worker_app()"
+
+#: hypercorn settings colonnade manages itself; ``[server.hypercorn]`` may not set them.
+MANAGED_HYPERCORN_KEYS = {
+    "application_path": "it is chosen by colonnade",
+    "workers": "use server.workers",
+}
+
+LOG_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
+
+
+def configure_logging(level: str) -> None:
+    """Send colonnade's and hypercorn's logs to stderr at ``level``, one format for both."""
+    root = logging.getLogger()
+    if not any(getattr(handler, "_colonnade", False) for handler in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, "%Y-%m-%d %H:%M:%S"))
+        handler._colonnade = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def hypercorn_config(settings: Settings) -> Config:
+    """The hypercorn ``Config`` for ``settings``, with ``[server.hypercorn]`` applied last.
+
+    :raises StartupError: For an unknown hypercorn setting (with a did-you-mean) or one colonnade manages.
+    """
+    from hypercorn.config import Config
+
+    server = settings.server
+    config = Config()
+    host = f"[{server.host}]" if ":" in server.host else server.host
+    config.bind = [f"{host}:{server.port}"]
+    config.workers = server.workers
+    config.graceful_timeout = server.graceful_timeout
+    config.loglevel = server.log_level.upper()
+    # A Logger object (not "-") makes hypercorn log through the root handler configured above, so its
+    # lines look like ours; spawned workers get it back by name when the config is unpickled.
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.accesslog = None
+    config.application_path = WORKER_APPLICATION_PATH
+    known = sorted(name for name in dir(Config) if not name.startswith("_") and not callable(getattr(Config, name)))
+    for key, value in server.hypercorn.items():
+        if key in MANAGED_HYPERCORN_KEYS:
+            raise StartupError(f"server.hypercorn.{key} cannot be set: {MANAGED_HYPERCORN_KEYS[key]}")
+        if key not in known:
+            raise StartupError(f"server.hypercorn.{key}: unknown hypercorn setting{did_you_mean(key, known)}")
+        setattr(config, key, value)
+    return config
+
+
+def describe_startup_failure(error: BaseException) -> str:
+    """One line for the operator: the ``StartupError`` message as is, anything else with its type."""
+    if isinstance(error, StartupError):
+        return str(error)
+    return f"start-up failed: {type(error).__name__}: {error}"
+
+
+def serve_in_process(app: Quart, settings: Settings) -> None:
+    """Serve ``app`` in this process until SIGTERM or SIGINT, then stop gracefully.
+
+    :raises StartupError: When the application's start-up (migrations, ``startup`` hooks) fails.
+    """
+    from hypercorn.utils import LifespanFailureError
+
+    config = hypercorn_config(settings)
+    failure: list[BaseException] = []
+    catch_startup_failure(app, failure.append)
+    try:
+        asyncio.run(_serve_until_signalled(app, config))
+    except LifespanFailureError as error:
+        raise StartupError(describe_startup_failure(failure[0]) if failure else str(error)) from None
+
+
+def catch_startup_failure(app: Quart, on_failure: Callable[[BaseException], object]) -> None:
+    """Hand a failed start-up's exception to ``on_failure`` instead of a logged traceback.
+
+    Quart logs the traceback of a failed start-up and tells hypercorn only its text; the operator
+    gets one line instead (the traceback stays visible with ``log_level = "debug"``).
+    """
+    original_startup = app.startup
+
+    async def startup() -> None:
+        quiet = None if log.isEnabledFor(logging.DEBUG) else _DropTracebacks()
+        if quiet is not None:
+            app.logger.addFilter(quiet)
+        try:
+            await original_startup()
+        except BaseException as error:
+            on_failure(error)
+            raise
+        finally:
+            if quiet is not None:
+                app.logger.removeFilter(quiet)
+
+    app.startup = startup  # type: ignore[method-assign]
+
+
+class _DropTracebacks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is None
+
+
+async def _serve_until_signalled(app: Quart, config: Config) -> None:
+    from hypercorn.asyncio import serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if not stop.is_set():
+            log.info(
+                "received %s: finishing in-flight requests (up to %s s), then stopping",
+                signal.Signals(signum).name,
+                config.graceful_timeout,
+            )
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await serve(app, config, shutdown_trigger=stop.wait)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    log.info("stopped")
+
+
+def serve_workers(settings: Settings, environment: dict[str, str]) -> int:
+    """Serve through hypercorn's supervisor with ``settings.server.workers`` spawned processes.
+
+    :param environment: ``COLONNADE_*`` variables the workers need to rebuild the same settings (the
+        config file path and command-line overrides); exported before the workers are spawned.
+    :return: The supervisor's exit status (0 after a graceful stop).
+    """
+    from hypercorn.run import run
+
+    config = hypercorn_config(settings)
+    # The supervisor applied pending migrations already: workers starting together must not race.
+    os.environ.update({**environment, "COLONNADE_DATABASE_MIGRATE_ON_START": "false"})
+    log.info("starting %d workers", settings.server.workers)
+    return run(config)
+
+
+def worker_app() -> Any:
+    """The application of one spawned worker, built from the environment the supervisor exported.
+
+    A start-up failure inside a worker prints one line and ends the worker with status 2; the
+    supervisor then stops the other workers and exits with that status.
+    """
+    from colonnade.app import create_app
+    from colonnade.settings import load_settings
+
+    try:
+        settings = load_settings()
+        configure_logging(settings.server.log_level)
+        app = create_app(settings)
+    except StartupError as error:
+        _exit_worker(str(error))
+    catch_startup_failure(app, lambda error: _exit_worker(describe_startup_failure(error)))
+    return app
+
+
+def _exit_worker(message: str) -> None:
+    print(f"colonnade: {message}", file=sys.stderr, flush=True)
+    # os._exit: multiprocessing would otherwise print the traceback of the SystemExit's cause.
+    os._exit(2)

@@ -75,8 +75,7 @@ async def users_by_id(user_ids: list[str]) -> list[User]:
     return list(users)
 
 
-async def set_members(group: Group, user_ids: list[str]) -> None:
-    users = await users_by_id(user_ids)
+async def set_members(group: Group, users: list[User]) -> None:
     await group.members.clear()
     if users:
         await group.members.add(*users)
@@ -124,8 +123,8 @@ async def read_group(group_id: str, actor: Actor):
 async def update_group(group_id: str, data: GroupUpdateForm, actor: Actor):
     group = await get_group(group_id)
     changes = data.model_dump(exclude_none=True, exclude={"user_ids"})
-    if data.user_ids is not None:
-        await set_members(group, data.user_ids)
+    # Check the members, then save, then set the members: a refused update leaves the group as it was.
+    members = await users_by_id(data.user_ids) if data.user_ids is not None else None
     for key, value in changes.items():
         setattr(group, key, value)
     group.updated_at = now()
@@ -133,6 +132,8 @@ async def update_group(group_id: str, data: GroupUpdateForm, actor: Actor):
         await group.save(update_fields=[*changes, "updated_at"])
     except IntegrityError:
         raise ApiError(409, f"A group named {data.name!r} already exists") from None
+    if members is not None:
+        await set_members(group, members)
     return await group_json(group)
 
 

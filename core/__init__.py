@@ -2,7 +2,7 @@
 
 This module is the public API for plugin authors; everything a plugin needs is importable from here::
 
-    from colonnade import hookimpl, Action, Event, Actor, require
+    from colonnade import hookimpl, Action, Event, Actor, require, collect_named
 
 Names outside ``__all__`` (and outside the ``Host`` object handed to every hook) are internal.
 """
@@ -10,11 +10,13 @@ Names outside ``__all__`` (and outside the ``Host`` object handed to every hook)
 from __future__ import annotations
 
 from colonnade.actors import Action, Actor
+from colonnade.calling import await_me_maybe, call_all, collect_named, compose_stream_wrappers, first_non_none
 from colonnade.errors import ApiError, StartupError
 from colonnade.events import Event
 from colonnade.hookspecs import hookimpl, hookspec
 from colonnade.host import Host
 from colonnade.permissions import current_actor, require
+from colonnade.registry import NamedRegistry
 
 __version__ = "0.1.0"
 
@@ -24,9 +26,15 @@ __all__ = [
     "ApiError",
     "Event",
     "Host",
+    "NamedRegistry",
     "StartupError",
     "__version__",
+    "await_me_maybe",
+    "call_all",
+    "collect_named",
+    "compose_stream_wrappers",
     "current_actor",
+    "first_non_none",
     "hookimpl",
     "hookspec",
     "require",

@@ -44,7 +44,8 @@ def register_config_models() -> dict[str, type[BaseModel]]:
     :return: ``{plugin_name: PydanticModel}``. Core validates the section against it and hands the
         validated, immutable model out through ``host.plugin_config(name)``.
 
-    Collect, sync. A section with no model is a start-up error.
+    Collect, sync. A section naming no installed plugin is a start-up error with a did-you-mean; a
+    plugin with no model gets no section. Implemented by: ``chats`` and most feature plugins.
     """
 
 
@@ -52,12 +53,14 @@ def register_config_models() -> dict[str, type[BaseModel]]:
 def register_db_models() -> dict[str, list[str]]:
     """Declare Tortoise model modules, one Tortoise app per plugin.
 
-    Called once while the application is built.
+    Called once at start-up, before the database is opened; pending migrations are then applied.
 
     :return: ``{app_label: ["package.models", ...]}``; the label is the plugin name, and a
-        ``migrations`` package next to the models module holds the app's migrations.
+        ``migrations`` package next to the models module holds the app's migrations. Two plugins
+        using one label is a start-up error; so is a models module without migrations (except in
+        tests, where ``make_app`` creates such tables directly).
 
-    Collect, sync. Implemented by: ``auth``.
+    Collect, sync. Implemented by: ``auth``, ``chats``, ``files``, ``models``.
     """
 
 
@@ -68,10 +71,13 @@ def register_blueprints(host: Host) -> list[Blueprint]:
     Called once while the application is built (blueprints cannot be added once serving has begun).
 
     :param host: The application host.
-    :return: A list of blueprints. Each is tagged in the OpenAPI document with its name. Two plugins
-        claiming the same method and path is a start-up error naming both.
+    :return: A list of blueprints, or ``(blueprint, options)`` pairs whose options (``url_prefix``,
+        ``name``) go to ``app.register_blueprint`` so one blueprint can serve two prefixes. Each is
+        tagged in the OpenAPI document with the plugin's name. Two plugins claiming the same method and
+        path is a start-up error naming both.
 
-    Collect, sync. Implemented by: ``auth``, ``system``, ``introspection``.
+    Collect, sync; called one plugin at a time in start-up order. Implemented by: ``auth``,
+    ``system``, ``introspection`` and every feature plugin that serves routes.
     """
 
 
@@ -108,7 +114,10 @@ def startup(host: Host) -> Any:
     :param host: The application host.
     :return: ``None`` or an awaitable, which is awaited.
 
-    Collect, awaitable. A failure stops the start with the plugin named.
+    Collect, awaitable. Run one plugin at a time in start-up order: the core plugins first, then
+    entry-point plugins with each after the plugins it ``requires``, then plugins passed to
+    ``create_app(plugins=...)``; ``tryfirst``/``trylast`` move an implementation to the front/back.
+    A failure stops the start with the plugin named. Implemented by: ``auth``.
     """
 
 
@@ -119,7 +128,8 @@ def shutdown(host: Host) -> Any:
     :param host: The application host.
     :return: ``None`` or an awaitable, which is awaited.
 
-    Collect, awaitable. A failure is logged and the other implementations still run.
+    Collect, awaitable. Run in the reverse of start-up order. A failure is logged and the other
+    implementations still run; the host then closes pooled HTTP clients, Redis and the database.
     """
 
 
@@ -133,7 +143,8 @@ def actor_from_request(host: Host, request: Request) -> Actor | None:
     :param request: The Quart request.
     :return: An :class:`colonnade.Actor`, ``None`` to decline, or an awaitable resolving to either.
 
-    Collect, awaitable: every result is awaited, the first non-``None`` one wins.
+    Collect, awaitable: every result is awaited, the first non-``None`` one in call order wins
+    (later-registered plugins are called first, so a third-party scheme is tried before the core's).
     Implemented by: ``auth`` (JWT bearer header or ``token`` cookie, API keys).
     """
 
@@ -163,7 +174,9 @@ def on_event(host: Host, event: Event) -> Any:
     :param event: The event.
     :return: ``None`` or an awaitable, which is awaited.
 
-    Collect, awaitable. A failing observer is logged; the emitter and the other observers carry on.
+    Collect, awaitable. Each implementation is called on its own, so a failing observer is logged
+    and the emitter and the other observers carry on. Implemented by: none in the core (``realtime``
+    fans events out to websockets).
     """
 
 
@@ -173,7 +186,7 @@ def register_commands(cli: click.Group) -> None:
 
     :param cli: The root ``click`` group; call ``@cli.command()`` on it.
 
-    Collect, sync.
+    Collect, sync. Called by ``colonnade.cli`` before it parses the command line.
     """
 
 
@@ -186,6 +199,10 @@ def handle_exception(host: Host, request: Request, exception: Exception) -> Resp
     :param exception: The exception raised.
     :return: A Quart response, ``None`` to decline, or an awaitable of those.
 
-    Collect, awaitable: the first response wins. The built-in ``trylast`` default renders
-    ``{"detail": "..."}`` with the right status and never a traceback.
+    Called only for exceptions the core does not render itself (``ApiError``, HTTP errors and
+    request validation errors always become ``{"detail": "..."}`` with their status).
+
+    Collect, awaitable: every result is awaited, the first response wins. When every
+    implementation declines, the core logs the exception and answers 500
+    ``{"detail": "Internal server error"}``, never a traceback.
     """

@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
+# Example third-party plugins: installed editable with the test extras, and their own tests run by `make test`.
+EXAMPLES := examples/colonnade-greeter examples/colonnade-audit-log
 
 .PHONY: run test bench clean
 
@@ -18,8 +20,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml $(EXAMPLES:%=%/pyproject.toml) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(EXAMPLES:%=-e %)
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
@@ -27,9 +29,12 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(EXAMPLES)
 
+# Start-up, memory and throughput of `colonnade serve` against a bare Quart app (docs/benchmarks.md).
+# Uses wrk when it is installed (apt-get install wrk), else a slower Python load generator.
 bench: $(VENV)/.installed-test
-	$(BIN)/python bench/core.py
+	$(BIN)/python bench/core.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache examples/*/*.egg-info

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from quart import current_app
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from colonnade.errors import ApiError
@@ -193,8 +193,8 @@ async def list_chats(
         chats = chats.filter(folder_id__isnull=True)
     if query:
         if search_messages:
-            matching = Message.filter(content__icontains=query).values("chat_id")
-            chats = chats.filter(Q(title__icontains=query) | Q(id__in=matching))
+            matching = Message.filter(chat__user_id=user_id, content__icontains=query).values("chat_id")
+            chats = chats.filter(Q(title__icontains=query) | Q(id__in=Subquery(matching)))
         else:
             chats = chats.filter(title__icontains=query)
     sign = "-" if sort_dir == "desc" else ""

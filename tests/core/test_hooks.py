@@ -383,6 +383,7 @@ async def test_hook_shutdown(settings, caplog):
 # -- actor_from_request ------------------------------------------------------------------------------
 
 
+# docs-start: trusted-header
 class TrustedHeader:
     """Authenticates ``X-Trusted-User``, as a reverse proxy in front of the host would set it."""
 
@@ -416,6 +417,7 @@ async def test_hook_actor_from_request(make_app, auth_headers):
     response = await client.get("/api/whoami", headers=headers)
     assert (await response.get_json())["credential"] == "session"
     assert (await client.get("/api/whoami")).status_code == 401
+# docs-end: trusted-header
 
 
 # -- permission_allowed ------------------------------------------------------------------------------
@@ -465,10 +467,23 @@ class Commands:
 
 @pytest.mark.asyncio
 async def test_hook_register_commands(make_app):
+    # The contract: the hook gets a click group and adds commands to it.
     app = await make_app(plugins=[Commands()])
     cli = click.Group("colonnade")
     host_of(app).pm.hook.register_commands(cli=cli)
     result = CliRunner().invoke(cli, ["greet", "--name", "Ada"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "hello Ada\n"
+
+
+def test_hook_register_commands_through_the_colonnade_cli(tmp_path):
+    from colonnade.cli import CliState, make_cli
+
+    config = tmp_path / "colonnade.toml"
+    config.write_text(f'[server]\ndata_dir = "{tmp_path / "data"}"\n\n[host]\nload_plugins = []\n')
+    result = CliRunner().invoke(
+        make_cli(), ["--config", str(config), "greet", "--name", "Ada"], obj=CliState([Commands()])
+    )
     assert result.exit_code == 0, result.output
     assert result.output == "hello Ada\n"
 

@@ -137,6 +137,31 @@ def test_public_api_is_stable():
         assert hasattr(colonnade, name), name
 
 
+# -- docs examples that double as tests -------------------------------------------------------------
+
+
+def marked_examples() -> list[tuple[str, str]]:
+    """``(name, text)`` of every region between ``# docs-start: name`` and ``# docs-end: name`` in tests."""
+    import textwrap
+
+    found = []
+    for path in sorted(TESTS.rglob("*.py")):
+        text = path.read_text()
+        for match in re.finditer(r"^[ \t]*# docs-start: ([\w-]+)\n(.*?)^[ \t]*# docs-end: \1$", text, re.S | re.M):
+            found.append((match.group(1), textwrap.dedent(match.group(2)).strip()))
+    return found
+
+
+def test_docs_examples_exist():
+    assert {"hello-plugin", "trusted-header"} <= {name for name, _ in marked_examples()}
+
+
+@pytest.mark.parametrize(("name", "example"), marked_examples(), ids=[name for name, _ in marked_examples()])
+def test_docs_examples_match_their_tests(name, example):
+    docs = "\n".join(path.read_text() for path in (ROOT / "docs").glob("*.md"))
+    assert example in docs, f"the example {name!r} in tests/ changed: copy it into docs/ again"
+
+
 # -- packaging ---------------------------------------------------------------------------------------
 
 

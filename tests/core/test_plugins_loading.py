@@ -20,7 +20,8 @@ from colonnade import StartupError, hookimpl
 from colonnade.plugin_manager import ESSENTIAL_PLUGINS
 
 HELLO = '''
-"""Hello: a third-party test plugin serving one route."""
+# docs-start: hello-plugin
+"""Hello: the smallest colonnade plugin, serving one route."""
 from quart import Blueprint
 
 from colonnade import hookimpl
@@ -36,6 +37,7 @@ async def hello():
 @hookimpl
 def register_blueprints(host):
     return [bp]
+# docs-end: hello-plugin
 '''
 
 BROKEN = '''

@@ -114,9 +114,8 @@ def _register_blueprints(app: Any, host: Host) -> None:
     """Register every plugin's blueprints, refusing two plugins that claim the same method and path."""
     from quart_schema import tag_blueprint
 
-    for impl in _plain_impls(host.pm.hook.register_blueprints):
-        plugin_name = impl.plugin_name
-        for item in _call_impl(impl, host=host) or ():
+    for plugin_name, items in _results_by_plugin(host.pm, "register_blueprints", host=host):
+        for item in items:
             blueprint, options = item if isinstance(item, tuple) else (item, {})
             if not hasattr(blueprint, "_colonnade_tagged"):
                 tag_blueprint(blueprint, [plugin_name])
@@ -130,6 +129,24 @@ def _register_blueprints(app: Any, host: Host) -> None:
                 if rule.endpoint not in before:
                     _claimed_routes(app).setdefault(rule.endpoint, plugin_name)
     _check_route_conflicts(app)
+
+
+def _results_by_plugin(pm: Any, hook_name: str, **kwargs: Any) -> list[tuple[str, list[Any]]]:
+    """Call a list-returning registration hook plugin by plugin: ``[(plugin name, items)]``.
+
+    The host needs to know which plugin returned what (to name it in errors, to tag its routes). Hook
+    wrappers (``@hookimpl(wrapper=True)``) still wrap each plugin's call, through a subset caller.
+    """
+    caller = getattr(pm.hook, hook_name)
+    plain = _plain_impls(caller)
+    if len(plain) == len(caller.get_hookimpls()):
+        return [(impl.plugin_name, list(_call_impl(impl, **kwargs) or ())) for impl in plain]
+    results = []
+    for impl in plain:
+        others = [other.plugin for other in plain if other is not impl]
+        returned = pm.subset_hook_caller(hook_name, others)(**kwargs)
+        results.append((impl.plugin_name, [item for result in returned for item in result or ()]))
+    return results
 
 
 def _claimed_routes(app: Any) -> dict[str, str]:

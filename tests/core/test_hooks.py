@@ -191,6 +191,42 @@ async def test_hook_register_blueprints(make_app):
     assert openapi["paths"]["/api/hello"]["get"]["tags"] == ["hello"]
 
 
+class RouteAudit:
+    """Wraps ``register_blueprints`` to stamp a header on the routes of the ``hello`` plugin.
+
+    (Only blueprints made per application can be changed this way: a module-level blueprint that an
+    earlier application already registered refuses new ``after_request`` functions.)
+    """
+
+    __name__ = "route_audit"
+
+    @hookimpl(wrapper=True)
+    def register_blueprints(self, host):
+        results = yield
+        stamped = set()
+        for items in results:
+            for item in items:
+                blueprint = item[0] if isinstance(item, tuple) else item
+                if blueprint.name == "hello" and blueprint.name not in stamped:
+                    stamped.add(blueprint.name)
+                    blueprint.after_request(self.stamp)
+        return results
+
+    async def stamp(self, response):
+        response.headers["X-Audited"] = "yes"
+        return response
+
+
+@pytest.mark.asyncio
+async def test_hook_register_blueprints_can_be_wrapped(make_app):
+    app = await make_app(plugins=[Hello(), RouteAudit()])
+    client = app.test_client()
+    assert (await client.get("/api/hello")).headers["X-Audited"] == "yes"
+    assert (await client.get("/api/v1/api/hello")).headers["X-Audited"] == "yes"
+    assert "X-Audited" not in (await client.get("/health")).headers
+    assert "register_blueprints" in host_of(app).pm.hooks_of("route_audit")
+
+
 # -- register_actions --------------------------------------------------------------------------------
 
 

@@ -15,7 +15,13 @@ from pydantic import BaseModel, ValidationError
 
 from colonnade.auth.models import Group, User
 from colonnade.errors import ApiError
-from colonnade.plugins.models.access import EVERYONE, GrantKey, requested_grants
+from colonnade.plugins.models.access import (
+    EVERYONE,
+    GrantKey,
+    grants_from_access_control,
+    grants_from_list,
+    requested_grants,
+)
 from colonnade.plugins.models.base_models import Catalogue
 from colonnade.plugins.models.models import WorkspaceModel
 
@@ -94,10 +100,9 @@ async def semantic_problems(
     if "base_model_id" in fields_set or creating:
         problems += await _base_model_problems(viewer, model_id, values.get("base_model_id"), catalogue)
 
-    if "access_grants" in fields_set and "access_control" in fields_set:
-        problems.append(
-            Problem(("access_grants",), "Give either access_control or access_grants, not both", "value_error")
-        )
+    if _conflicting_access(values, fields_set):
+        msg = "access_control and access_grants disagree; send one of them (or both saying the same)"
+        problems.append(Problem(("access_grants",), msg, "value_error"))
     grants = requested_grants(values, fields_set, creating=creating)
     if grants:
         problems += await _principal_problems(grants, values, fields_set)
@@ -107,6 +112,14 @@ async def semantic_problems(
                 Problem((where,), "You are not allowed to make a model public (sharing.public_models)", FORBIDDEN)
             )
     return problems
+
+
+def _conflicting_access(values: dict[str, Any], fields_set: set[str]) -> bool:
+    """Both shapes given and saying different things. Clients that send back the object they read
+    carry both, in agreement, which is fine."""
+    if not {"access_grants", "access_control"} <= fields_set or values.get("access_grants") is None:
+        return False
+    return grants_from_list(values["access_grants"]) != grants_from_access_control(values.get("access_control"))
 
 
 async def _base_model_problems(

@@ -37,11 +37,13 @@ def register_events() -> list[type]:
 
 @hookimpl
 def register_blueprints(host: Any) -> list[Any]:
-    from colonnade.auth import groups, users, views
+    from colonnade.auth import groups, profile, users, views
 
     return [
         (views.bp, {"url_prefix": "/api/auth", "name": "auth"}),
         (views.bp, {"url_prefix": "/api/v1/auths", "name": "auth_v1"}),
+        (profile.bp, {"url_prefix": "/api/users", "name": "profile"}),
+        (profile.bp, {"url_prefix": "/api/v1/users", "name": "profile_v1"}),
         (users.bp, {"url_prefix": "/api/users", "name": "users"}),
         (users.bp, {"url_prefix": "/api/v1/users", "name": "users_v1"}),
         (groups.bp, {"url_prefix": "/api/groups", "name": "groups"}),

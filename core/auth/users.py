@@ -20,7 +20,7 @@ from colonnade.auth import messages
 from colonnade.auth.events import UserDeleted, UserUpdated
 from colonnade.auth.models import Group, User, now, plausible_id
 from colonnade.auth.service import AuthService, normalise_email, user_json
-from colonnade.auth.views import AddUserForm, create_account
+from colonnade.auth.views import AddUserForm, ImageUrl, create_account
 from colonnade.errors import ApiError
 from colonnade.permissions import require
 
@@ -41,7 +41,7 @@ class UserListQuery(BaseModel):
 class UserUpdateForm(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     email: str | None = Field(default=None, min_length=3, max_length=255)
-    profile_image_url: str | None = Field(default=None, max_length=1_000_000)
+    profile_image_url: ImageUrl | None = None
     bio: str | None = Field(default=None, max_length=10_000)
     timezone: str | None = Field(default=None, max_length=64)
     role: str | None = Field(default=None, pattern="^(admin|user|pending)$")

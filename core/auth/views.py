@@ -5,9 +5,10 @@ Mounted at ``/api/auth`` (the spec) and ``/api/v1/auths`` (Open WebUI); every ro
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from quart import Blueprint, current_app, jsonify, request
 from quart_schema import validate_request
 
@@ -24,12 +25,25 @@ bp = Blueprint("auth", __name__)
 
 Password = Field(min_length=1, max_length=1024)
 
+#: Raster images only: an SVG data URI served from our origin could run script.
+_IMAGE_URL = re.compile(r"^(data:image/(png|jpeg|gif|webp)[;,]|https?://|/(?!/))", re.IGNORECASE)
+
+
+def check_image_url(value: str) -> str:
+    """A profile image is a raster ``data:`` URI, an http(s) URL or a local path (never ``javascript:``)."""
+    if value and not _IMAGE_URL.match(value):
+        raise ValueError("must be a data:image/png|jpeg|gif|webp URI, an http(s) URL or a path starting with /")
+    return value
+
+
+ImageUrl = Annotated[str, Field(max_length=1_000_000), AfterValidator(check_image_url)]
+
 
 class SignupForm(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     email: str = Field(min_length=3, max_length=255)
     password: str = Password
-    profile_image_url: str | None = Field(default=None, max_length=1_000_000)
+    profile_image_url: ImageUrl | None = None
 
 
 class SigninForm(BaseModel):
@@ -43,7 +57,7 @@ class AddUserForm(SignupForm):
 
 class ProfileForm(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    profile_image_url: str | None = Field(default=None, max_length=1_000_000)
+    profile_image_url: ImageUrl | None = None
     bio: str | None = Field(default=None, max_length=10_000)
     timezone: str | None = Field(default=None, max_length=64)
 

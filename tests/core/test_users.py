@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 import pytest
@@ -231,3 +232,82 @@ async def test_admin_creates_accounts(app, people, path):
     assert (await client.post(path, json={**body, "email": "x@example.com"}, headers=bearer(user["token"]))).status_code == 403
     signin = await client.post("/api/auth/signin", json={"email": "carol@example.com", "password": "pw"})
     assert (await signin.get_json())["role"] == "pending"
+
+
+# -- self-service routes Open WebUI's frontend reads, and avatars ---------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["/api/users", "/api/v1/users"])
+async def test_own_settings_and_info(app, people, prefix):
+    _, user = await people(app)
+    client = app.test_client(use_cookies=False)
+    headers = bearer(user["token"])
+    assert await (await client.get(f"{prefix}/user/settings", headers=headers)).get_json() == {}
+    settings = {"ui": {"theme": "dark", "models": ["m1"]}}
+    saved = await client.post(f"{prefix}/user/settings/update", json=settings, headers=headers)
+    assert saved.status_code == 200 and await saved.get_json() == settings
+    assert await (await client.get(f"{prefix}/user/settings", headers=headers)).get_json() == settings
+
+    await client.post(f"{prefix}/user/info/update", json={"location": "Paris"}, headers=headers)
+    merged = await client.post(f"{prefix}/user/info/update", json={"team": "red"}, headers=headers)
+    assert await merged.get_json() == {"location": "Paris", "team": "red"}
+    assert await (await client.get(f"{prefix}/user/info", headers=headers)).get_json() == {
+        "location": "Paris",
+        "team": "red",
+    }
+
+    assert (await client.post(f"{prefix}/user/settings/update", json=[1], headers=headers)).status_code == 422
+    assert (await client.post(f"{prefix}/user/settings/update", headers=headers)).status_code == 422
+    wrong_type = await client.post(
+        f"{prefix}/user/settings/update", data=b"ui=1", headers={**headers, "Content-Type": "text/plain"}
+    )
+    assert wrong_type.status_code == 415
+    assert (await client.get(f"{prefix}/user/settings")).status_code == 401
+
+
+async def test_own_permissions_and_groups(app, people):
+    primary, user = await people(app)
+    client = app.test_client(use_cookies=False)
+    headers = bearer(user["token"])
+    tree = await (await client.get("/api/v1/users/permissions", headers=headers)).get_json()
+    assert tree["workspace"]["models"] is False and tree["chat"]["delete"] is True
+    assert await (await client.get("/api/v1/users/groups", headers=headers)).get_json() == []
+    await client.post(
+        "/api/groups",
+        json={"name": "Ops", "permissions": {"workspace": {"models": True}}, "user_ids": [user["id"]]},
+        headers=bearer(primary["token"]),
+    )
+    tree = await (await client.get("/api/users/permissions", headers=headers)).get_json()
+    assert tree["workspace"]["models"] is True
+    groups = await (await client.get("/api/users/groups", headers=headers)).get_json()
+    assert [group["name"] for group in groups] == ["Ops"]
+
+
+async def test_profile_images(app, people):
+    primary, user = await people(app)
+    client = app.test_client(use_cookies=False)
+    headers = bearer(user["token"])
+    default = await client.get(f"/api/v1/users/{primary['id']}/profile/image", headers=headers)
+    assert default.status_code == 200 and default.mimetype == "image/svg+xml"
+    assert ">P</text>" in await default.get_data(as_text=True)
+    assert "sandbox" in default.headers["Content-Security-Policy"]
+    assert primary["profile_image_url"] == f"/api/v1/users/{primary['id']}/profile/image"
+
+    png = b"\x89PNG\r\n\x1a\nfake"
+    data_uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    updated = await client.post(f"/api/users/{user['id']}", json={"profile_image_url": data_uri}, headers=headers)
+    assert updated.status_code == 200
+    image = await client.get(f"/api/users/{user['id']}/profile/image", headers=headers)
+    assert image.mimetype == "image/png" and await image.get_data() == png
+
+    for bad in ("javascript:alert(1)", "data:image/svg+xml;base64,PHN2Zz4=", "//evil.example/x.png", "x.png"):
+        for method, path in (
+            ("POST", f"/api/users/{user['id']}"),
+            ("POST", "/api/auth/update/profile"),
+            ("POST", "/api/auth/signup"),
+        ):
+            body = {"profile_image_url": bad, "name": "N", "email": "n@example.com", "password": "p"}
+            response = await client.open(path, method=method, json=body, headers=headers)
+            assert response.status_code == 422, (bad, path)
+    assert (await client.get(f"/api/users/{uuid.uuid4()}/profile/image", headers=headers)).status_code == 404
+    assert (await client.get(f"/api/users/{user['id']}/profile/image")).status_code == 401

@@ -141,12 +141,12 @@ async def unarchive_all_chats(actor: Actor):
 @require("chats.use")
 async def clone_chat(chat_id: str, actor: Actor):
     """A copy of the caller's chat, every message included; the title defaults to "Clone of ..."."""
+    chat = await store.find_chat(actor, chat_id)
     raw = await request.get_data()
     try:
-        form = CloneForm.model_validate(json.loads(raw) if raw.strip() else {})
+        form = CloneForm.model_validate((json.loads(raw) if raw.strip() else None) or {})
     except (ValueError, TypeError) as error:
         raise ApiError(422, 'Invalid request: send no body, or {"title": "..."}') from error
-    chat = await store.find_chat(actor, chat_id)
     copy = await store.clone_chat(chat, actor, form.title)
     await emit(ChatCreated(actor=actor, chat_id=copy.id, user_id=copy.user_id))
     return await store.chat_json(copy)

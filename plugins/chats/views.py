@@ -130,10 +130,11 @@ async def delete_chat(chat_id: str, actor: Actor):
 async def flag_from_body(name: str) -> bool | None:
     """The value of ``name`` in an optional JSON body; ``None`` (toggle) when there is no body."""
     raw = await request.get_data()
-    if not raw.strip():
-        return None
     try:
-        form = FlagForm.model_validate(json.loads(raw))
+        body = json.loads(raw) if raw.strip() else None
+        if body is None:
+            return None
+        form = FlagForm.model_validate(body)
     except (ValueError, TypeError) as error:
         raise ApiError(422, f"Invalid request: send no body to toggle, or {{\"{name}\": true|false}}") from error
     return getattr(form, name)

@@ -32,14 +32,18 @@ async def current_actor() -> Actor | None:
 
 
 INVALID_CREDENTIAL = "Your session has expired or the token is invalid. Please sign in again."
-FORBIDDEN = "You do not have permission to access this resource. Please contact your administrator for assistance."
+FORBIDDEN = (
+    "You do not have permission to access this resource. Please contact your administrator for assistance."
+)
 
 
 def _carries_credential() -> bool:
     from quart import request
 
     return bool(
-        request.headers.get("Authorization") or request.headers.get("x-api-key") or request.cookies.get("token")
+        request.headers.get("Authorization")
+        or request.headers.get("x-api-key")
+        or request.cookies.get("token")
     )
 
 

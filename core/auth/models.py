@@ -9,7 +9,6 @@ import uuid
 from tortoise import fields
 from tortoise.models import Model
 
-
 #: Length of every id column; a longer id cannot exist, and Tortoise refuses to even look it up.
 ID_LENGTH = 36
 

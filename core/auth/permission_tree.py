@@ -11,7 +11,12 @@ from typing import Any
 
 DEFAULT_PERMISSIONS: dict[str, dict[str, bool]] = {
     "workspace": {"models": False, "knowledge": False, "prompts": False, "tools": False},
-    "sharing": {"public_models": False, "public_knowledge": False, "public_prompts": False, "public_tools": False},
+    "sharing": {
+        "public_models": False,
+        "public_knowledge": False,
+        "public_prompts": False,
+        "public_tools": False,
+    },
     "chat": {
         "controls": True,
         "valves": True,

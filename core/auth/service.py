@@ -64,7 +64,9 @@ class AuthService:
             secret or load_or_create_secret(host.settings.server.data_dir),
             parse_duration(settings.jwt_expires_in),
         )
-        self.passwords = Passwords(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+        self.passwords = Passwords(
+            settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+        )
         self.revocations = Revocations(host.redis)
         self.account_attempts = AttemptCounter(
             settings.signin_attempts_per_account, settings.signin_window, host.redis, "account"
@@ -198,7 +200,9 @@ class AuthService:
 
 
 def actor_of(user: User, credential: str, **extra: Any) -> Actor:
-    return Actor(id=user.id, role=user.role, email=user.email, name=user.name, credential=credential, extra=extra)
+    return Actor(
+        id=user.id, role=user.role, email=user.email, name=user.name, credential=credential, extra=extra
+    )
 
 
 def user_json(user: User) -> dict[str, Any]:

@@ -134,7 +134,9 @@ async def update_user(user_id: str, data: UserUpdateForm, actor: Actor) -> dict[
     user.updated_at = now()
     await user.save(update_fields=[*changes, "updated_at"])
     host = current_app.extensions["colonnade"]
-    await host.emit(UserUpdated(actor=actor, user_id=user.id, fields=tuple(data.model_dump(exclude_none=True))))
+    await host.emit(
+        UserUpdated(actor=actor, user_id=user.id, fields=tuple(data.model_dump(exclude_none=True)))
+    )
     return user_json(user)
 
 

@@ -32,7 +32,9 @@ _IMAGE_URL = re.compile(r"^(data:image/(png|jpeg|gif|webp)[;,]|https?://|/(?!/))
 def check_image_url(value: str) -> str:
     """A profile image is a raster ``data:`` URI, an http(s) URL or a local path (never ``javascript:``)."""
     if value and not _IMAGE_URL.match(value):
-        raise ValueError("must be a data:image/png|jpeg|gif|webp URI, an http(s) URL or a path starting with /")
+        raise ValueError(
+            "must be a data:image/png|jpeg|gif|webp URI, an http(s) URL or a path starting with /"
+        )
     return value
 
 

@@ -192,7 +192,9 @@ async def test_a_value_too_long_for_its_column_is_400_not_500(faulty_app):
 async def test_handle_exception_hook_renders_unexpected_errors(make_app):
     class Renderer:
         __name__ = "renderer"
-        seen: list = []
+
+        def __init__(self):
+            self.seen = []
 
         @hookimpl
         def handle_exception(self, host, request, exception):

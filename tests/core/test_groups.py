@@ -57,7 +57,9 @@ async def test_group_crud_at_the_spec_paths(app, team):
     assert read == group
 
     updated = await client.post(
-        f"/api/groups/{group['id']}", json={"name": "Authors", "user_ids": [alice["id"], bob["id"]]}, headers=admin
+        f"/api/groups/{group['id']}",
+        json={"name": "Authors", "user_ids": [alice["id"], bob["id"]]},
+        headers=admin,
     )
     assert updated.status_code == 200
     body = await updated.get_json()
@@ -79,19 +81,27 @@ async def test_group_routes_at_open_webui_paths(app, team):
     assert created.status_code == 201
     group_id = (await created.get_json())["id"]
     assert (await (await client.get("/api/v1/groups/", headers=admin)).get_json())[0]["id"] == group_id
-    assert (await (await client.get(f"/api/v1/groups/id/{group_id}", headers=admin)).get_json())["user_ids"] == [
-        alice["id"]
-    ]
+    assert (await (await client.get(f"/api/v1/groups/id/{group_id}", headers=admin)).get_json())[
+        "user_ids"
+    ] == [alice["id"]]
 
-    added = await client.post(f"/api/v1/groups/id/{group_id}/users/add", json={"user_ids": [bob["id"]]}, headers=admin)
+    added = await client.post(
+        f"/api/v1/groups/id/{group_id}/users/add", json={"user_ids": [bob["id"]]}, headers=admin
+    )
     assert (await added.get_json())["user_ids"] == sorted([alice["id"], bob["id"]])
-    again = await client.post(f"/api/v1/groups/id/{group_id}/users/add", json={"user_ids": [bob["id"]]}, headers=admin)
+    again = await client.post(
+        f"/api/v1/groups/id/{group_id}/users/add", json={"user_ids": [bob["id"]]}, headers=admin
+    )
     assert (await again.get_json())["member_count"] == 2  # adding twice is harmless
     removed = await client.post(
-        f"/api/v1/groups/id/{group_id}/users/remove", json={"user_ids": [alice["id"], str(uuid.uuid4())]}, headers=admin
+        f"/api/v1/groups/id/{group_id}/users/remove",
+        json={"user_ids": [alice["id"], str(uuid.uuid4())]},
+        headers=admin,
     )
     assert (await removed.get_json())["user_ids"] == [bob["id"]]
-    renamed = await client.post(f"/api/v1/groups/id/{group_id}/update", json={"description": "d"}, headers=admin)
+    renamed = await client.post(
+        f"/api/v1/groups/id/{group_id}/update", json={"description": "d"}, headers=admin
+    )
     assert (await renamed.get_json())["description"] == "d"
 
     # A member's groups show up on their user record.
@@ -120,7 +130,9 @@ async def test_group_errors(app, team):
     assert (unchanged["name"], unchanged["user_ids"]) == ("Other", [])
 
     ghost = str(uuid.uuid4())
-    unknown_member = await client.post("/api/groups", json={"name": "New", "user_ids": [ghost]}, headers=admin)
+    unknown_member = await client.post(
+        "/api/groups", json={"name": "New", "user_ids": [ghost]}, headers=admin
+    )
     assert unknown_member.status_code == 400
     assert ghost in (await unknown_member.get_json())["detail"]
     assert not await Group.exists(name="New")
@@ -161,7 +173,9 @@ async def test_groups_are_admin_only(app, team):
         response = await client.open(path, method=method, json=body, headers=user)
         assert response.status_code == 403, (method, path)
         assert (await client.open(path, method=method, json=body)).status_code == 401
-    assert (await (await client.get(f"/api/groups/{group['id']}", headers=admin)).get_json())["user_ids"] == []
+    assert (await (await client.get(f"/api/groups/{group['id']}", headers=admin)).get_json())[
+        "user_ids"
+    ] == []
 
 
 async def test_group_permissions_reach_the_members_session(app, team):

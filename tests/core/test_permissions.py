@@ -90,7 +90,9 @@ async def test_a_single_deny_wins_over_every_allow(make_app):
 
 
 async def test_an_allow_opens_an_action_beyond_its_default_role(make_app):
-    policy = Policy("grant", {("user", "perm.configure"): True, ("pending", "perm.read"): True}, asynchronous=True)
+    policy = Policy(
+        "grant", {("user", "perm.configure"): True, ("pending", "perm.read"): True}, asynchronous=True
+    )
     app = await make_app(plugins=[Actions(), policy])
     assert await check(app, USER, "perm.configure") is True
     assert await check(app, PENDING, "perm.read") is True

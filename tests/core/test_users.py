@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from colonnade.auth.models import ApiKey, Group, User
+from colonnade.auth.models import ApiKey, User
 
 pytestmark = pytest.mark.asyncio
 
@@ -20,7 +20,9 @@ def bearer(token: str) -> dict[str, str]:
 
 async def signup(client, name="Someone", email=None, password="pw"):
     email = email or f"{name.lower()}-{uuid.uuid4().hex[:6]}@example.com"
-    response = await client.post("/api/auth/signup", json={"name": name, "email": email, "password": password})
+    response = await client.post(
+        "/api/auth/signup", json={"name": name, "email": email, "password": password}
+    )
     assert response.status_code == 200
     return await response.get_json()
 
@@ -42,7 +44,9 @@ async def test_admin_lists_users_a_page_at_a_time(app, people):
     primary, user = await people(app)
     service = app.extensions["colonnade"].state("auth").service
     for number in range(33):
-        await service.create_user(email=f"bulk{number:02}@example.com", name=f"Bulk {number:02}", password=None, role="user")
+        await service.create_user(
+            email=f"bulk{number:02}@example.com", name=f"Bulk {number:02}", password=None, role="user"
+        )
     client = app.test_client(use_cookies=False)
     headers = bearer(primary["token"])
 
@@ -56,7 +60,10 @@ async def test_admin_lists_users_a_page_at_a_time(app, people):
     assert (await (await client.get("/api/users?page=3", headers=headers)).get_json())["users"] == []
 
     # Newest first by default; other orders and a case-insensitive filter on name or email.
-    assert first["users"][0]["name"] == "Bulk 32" or first["users"][0]["created_at"] >= first["users"][-1]["created_at"]
+    assert (
+        first["users"][0]["name"] == "Bulk 32"
+        or first["users"][0]["created_at"] >= first["users"][-1]["created_at"]
+    )
     by_name = await (await client.get("/api/users?order_by=name&direction=asc", headers=headers)).get_json()
     assert [item["name"] for item in by_name["users"][:2]] == ["Bob", "Bulk 00"]
     found = await (await client.get("/api/v1/users/?query=BULK1", headers=headers)).get_json()
@@ -101,7 +108,9 @@ async def test_a_user_reads_and_updates_their_own_profile_but_not_their_role(app
     assert own.status_code == 200
     assert (await own.get_json())["groups"] == []
 
-    updated = await client.post(f"/api/users/{user['id']}", json={"name": "Robert", "bio": "hi"}, headers=headers)
+    updated = await client.post(
+        f"/api/users/{user['id']}", json={"name": "Robert", "bio": "hi"}, headers=headers
+    )
     assert updated.status_code == 200
     assert (await updated.get_json())["name"] == "Robert"
     assert (await User.get(id=user["id"])).name == "Robert"
@@ -132,7 +141,9 @@ async def test_admin_changes_roles_and_profiles(app, people):
 
     bad_role = await client.post(f"/api/users/{user['id']}", json={"role": "root"}, headers=admin)
     assert bad_role.status_code == 422
-    changed = await client.post(f"/api/users/{user['id']}", json={"email": " NEW@Example.com "}, headers=admin)
+    changed = await client.post(
+        f"/api/users/{user['id']}", json={"email": " NEW@Example.com "}, headers=admin
+    )
     assert (await changed.get_json())["email"] == "new@example.com"
     taken = await client.post(f"/api/users/{user['id']}", json={"email": primary["email"]}, headers=admin)
     assert taken.status_code == 409
@@ -148,7 +159,9 @@ async def test_admin_sets_a_password_which_ends_the_users_sessions(app, people):
     )
     assert response.status_code == 200
     assert (await client.get("/api/auth/me", headers=bearer(user["token"]))).status_code == 401
-    signin = await client.post("/api/auth/signin", json={"email": user["email"], "password": "reset by admin"})
+    signin = await client.post(
+        "/api/auth/signin", json={"email": user["email"], "password": "reset by admin"}
+    )
     assert signin.status_code == 200
 
 
@@ -163,8 +176,12 @@ async def test_the_primary_admin_is_protected(app, people):
     for path in (f"/api/users/{primary['id']}", f"/api/v1/users/{primary['id']}"):
         assert (await client.delete(path, headers=other_admin)).status_code == 403
     own = bearer(primary["token"])
-    assert (await client.post(f"/api/users/{primary['id']}", json={"role": "user"}, headers=own)).status_code == 403
-    assert (await client.post(f"/api/users/{primary['id']}", json={"active": False}, headers=own)).status_code == 403
+    assert (
+        await client.post(f"/api/users/{primary['id']}", json={"role": "user"}, headers=own)
+    ).status_code == 403
+    assert (
+        await client.post(f"/api/users/{primary['id']}", json={"active": False}, headers=own)
+    ).status_code == 403
     renamed = await client.post(f"/api/users/{primary['id']}", json={"name": "Prime"}, headers=own)
     assert renamed.status_code == 200
     stored = await User.get(id=primary["id"])
@@ -186,18 +203,26 @@ async def test_admin_deletes_a_user_with_their_keys_and_memberships(app, people)
     primary, user = await people(app)
     client = app.test_client(use_cookies=False)
     admin = bearer(primary["token"])
-    key = (await (await client.post("/api/auth/api_key", headers=bearer(user["token"]))).get_json())["api_key"]
-    group = await (await client.post("/api/groups", json={"name": "team", "user_ids": [user["id"]]}, headers=admin)).get_json()
+    key = (await (await client.post("/api/auth/api_key", headers=bearer(user["token"]))).get_json())[
+        "api_key"
+    ]
+    group = await (
+        await client.post("/api/groups", json={"name": "team", "user_ids": [user["id"]]}, headers=admin)
+    ).get_json()
 
     response = await client.delete(f"/api/v1/users/{user['id']}", headers=admin)
     assert response.status_code == 200 and await response.get_json() is True
     assert not await User.exists(id=user["id"])
     assert not await ApiKey.exists()
-    assert (await (await client.get(f"/api/groups/{group['id']}", headers=admin)).get_json())["user_ids"] == []
+    assert (await (await client.get(f"/api/groups/{group['id']}", headers=admin)).get_json())[
+        "user_ids"
+    ] == []
     for headers in (bearer(user["token"]), bearer(key)):
         assert (await client.get(f"/api/users/{user['id']}", headers=headers)).status_code == 401
     # The address is free again.
-    assert (await client.post("/api/auth/signup", json={"name": "B", "email": user["email"], "password": "p"})).status_code == 200
+    assert (
+        await client.post("/api/auth/signup", json={"name": "B", "email": user["email"], "password": "p"})
+    ).status_code == 200
 
 
 async def test_unknown_user_ids_are_404(app, people):
@@ -229,7 +254,9 @@ async def test_admin_creates_accounts(app, people, path):
     created = await response.get_json()
     assert (created["email"], created["role"]) == ("carol@example.com", "pending")
     assert (await client.post(path, json=body, headers=bearer(primary["token"]))).status_code == 409
-    assert (await client.post(path, json={**body, "email": "x@example.com"}, headers=bearer(user["token"]))).status_code == 403
+    assert (
+        await client.post(path, json={**body, "email": "x@example.com"}, headers=bearer(user["token"]))
+    ).status_code == 403
     signin = await client.post("/api/auth/signin", json={"email": "carol@example.com", "password": "pw"})
     assert (await signin.get_json())["role"] == "pending"
 
@@ -295,7 +322,9 @@ async def test_profile_images(app, people):
 
     png = b"\x89PNG\r\n\x1a\nfake"
     data_uri = "data:image/png;base64," + base64.b64encode(png).decode()
-    updated = await client.post(f"/api/users/{user['id']}", json={"profile_image_url": data_uri}, headers=headers)
+    updated = await client.post(
+        f"/api/users/{user['id']}", json={"profile_image_url": data_uri}, headers=headers
+    )
     assert updated.status_code == 200
     image = await client.get(f"/api/users/{user['id']}/profile/image", headers=headers)
     assert image.mimetype == "image/png" and await image.get_data() == png

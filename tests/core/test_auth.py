@@ -336,3 +336,46 @@ async def test_profile_update_of_the_caller(app):
     assert (body["name"], body["bio"]) == ("Renamed", "hello")
     bad = await client.post("/api/auth/update/profile", json={"name": ""}, headers=bearer(session["token"]))
     assert bad.status_code == 422
+
+
+# -- configuration: the signing secret, token lifetime, cookie flags, the bootstrap admin ----------
+
+
+async def test_a_secret_is_generated_once_into_the_data_directory(make_app, tmp_path):
+    from colonnade.auth.tokens import load_or_create_secret
+
+    app = await make_app({"auth": {"secret_key": None}})
+    data_dir = app.extensions["colonnade"].settings.server.data_dir
+    path = data_dir / ".secret_key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    secret = path.read_text().strip()
+    assert len(secret) >= 64
+    session = await (await signup(app.test_client())).get_json()
+    assert jwt.decode(session["token"], secret, algorithms=["HS256"])["id"] == session["id"]
+    # Every later start (or another worker) reads the same secret, so tokens survive restarts.
+    assert load_or_create_secret(data_dir) == secret
+    assert load_or_create_secret(tmp_path / "elsewhere") != secret
+
+
+async def test_token_lifetime_and_cookie_flags_follow_the_configuration(make_app):
+    auth = {"jwt_expires_in": "1h30m", "cookie_secure": True, "cookie_samesite": "strict"}
+    app = await make_app({"auth": auth})
+    response = await signup(app.test_client())
+    session = await response.get_json()
+    claims = jwt.decode(session["token"], secret_of(app), algorithms=["HS256"])
+    assert claims["exp"] - claims["iat"] == 5400 and session["expires_at"] == claims["exp"]
+    assert claims["typ"] == "session" and claims["jti"]
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "SameSite=Strict" in cookie and "HttpOnly" in cookie
+    assert re.search(r"Max-Age=(539\d|5400)\b", cookie)
+
+
+async def test_the_configured_admin_is_created_at_start(make_app):
+    auth = {"admin_email": "Root@Example.com", "admin_password": "bootstrap pw", "admin_name": "Root"}
+    app = await make_app({"auth": auth})
+    client = app.test_client(use_cookies=False)
+    session = await (await signin(client, "root@example.com", "bootstrap pw")).get_json()
+    assert (session["role"], session["name"]) == ("admin", "Root")
+    assert (await User.get(id=session["id"])).is_primary_admin
+    # Sign-ups that follow are ordinary users.
+    assert (await (await signup(client)).get_json())["role"] == "user"

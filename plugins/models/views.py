@@ -87,7 +87,7 @@ async def validate_model(query_args: ValidateQuery, actor: Actor) -> dict[str, A
     if query_args.mode == "update":
         existing = await _model_to_update(viewer, values, problems)
     found = await catalogue(current_app.extensions["colonnade"], svc.config.provider_timeout)
-    if query_args.mode == "create" or existing is not None:
+    if isinstance(body, dict) and (query_args.mode == "create" or existing is not None):
         problems += await checks.semantic_problems(
             viewer,
             values,

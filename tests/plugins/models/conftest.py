@@ -105,3 +105,14 @@ def create_model(client: Any) -> Any:
         return await response.get_json()
 
     return create
+
+
+@pytest.fixture
+def new_caller_for(auth_headers: Any) -> Any:
+    """``await new_caller_for(app, role)``: like ``new_caller`` for an app a test built itself."""
+
+    async def make(app: Any, role: str = "user") -> Caller:
+        user_id = str(uuid.uuid4())
+        return Caller(user_id, await auth_headers(app, role=role, user_id=user_id))
+
+    return make

@@ -50,12 +50,17 @@ DEFAULT_PERMISSIONS: dict[str, dict[str, bool]] = {
 }
 
 
+#: Keys that restrict rather than grant: an admin, who may do everything, is never restricted by them.
+RESTRICTIONS = {("chat", "temporary_enforced")}
+
+
 def effective_permissions(role: str, group_permissions: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """The permission tree of a user with ``role`` in groups granting ``group_permissions``."""
     tree = copy.deepcopy(DEFAULT_PERMISSIONS)
     for section, keys in tree.items():
         for key in keys:
             if role == "admin":
-                keys[key] = True
+                keys[key] = (section, key) not in RESTRICTIONS
                 continue
             for granted in group_permissions:
                 if (granted or {}).get(section, {}).get(key) is True:

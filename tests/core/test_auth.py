@@ -60,6 +60,8 @@ async def test_first_signup_becomes_admin_and_later_ones_users(app, prefix):
     assert body["expires_at"] > time.time()
     assert body["profile_image_url"] == f"/api/v1/users/{body['id']}/profile/image"
     assert body["permissions"]["chat"]["delete"] is True
+    assert body["permissions"]["workspace"]["models"] is True  # admins may do everything ...
+    assert body["permissions"]["chat"]["temporary_enforced"] is False  # ... and are never restricted
     cookie = first.headers["Set-Cookie"]
     assert cookie.startswith(f"token={body['token']};")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie

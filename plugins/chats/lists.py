@@ -17,7 +17,14 @@ from colonnade.permissions import FORBIDDEN, require
 from colonnade.plugins.chats import store
 from colonnade.plugins.chats.events import ChatCreated, ChatDeleted, ChatUpdated
 from colonnade.plugins.chats.models import Chat, now
-from colonnade.plugins.chats.schemas import ArchivedQuery, ChatListQuery, CloneForm, FolderForm, ImportForm, SearchQuery
+from colonnade.plugins.chats.schemas import (
+    ArchivedQuery,
+    ChatListQuery,
+    CloneForm,
+    FolderForm,
+    ImportForm,
+    SearchQuery,
+)
 
 bp = Blueprint("chats_lists", __name__)
 

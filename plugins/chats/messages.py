@@ -42,7 +42,9 @@ class Conversation:
         """``history.messages``: ``{id: message}`` with ``childrenIds`` derived from the parents."""
         children = self.children
         return {
-            message_id: tree.message_json(message_id, parent_id, children.get(message_id, []), role, content, data)
+            message_id: tree.message_json(
+                message_id, parent_id, children.get(message_id, []), role, content, data
+            )
             for message_id, parent_id, role, content, data in self.rows
         }
 
@@ -87,15 +89,19 @@ async def insert_all(chat_id: str, records: list[MessageRecord], stamp: int) -> 
         await Message.bulk_create([new_row(chat_id, record, stamp) for record in records], batch_size=500)
 
 
-async def sync(chat: Chat, actor: Any, records: list[MessageRecord], current_id: str | None, stamp: int) -> str | None:
+async def sync(
+    chat: Chat, actor: Any, records: list[MessageRecord], current_id: str | None, stamp: int
+) -> str | None:
     """Merge a posted history into the stored one, as Open WebUI does, and return the new ``currentId``.
 
     Messages missing from the post are kept; an unchanged message (same hash and parent) is not
     written; an assistant message still generating, or a message another user wrote, keeps its stored
     version. Only new rows are inserted and only changed rows updated.
     """
-    existing = await Message.filter(chat_id=chat.id).order_by("id").values_list(
-        "id", "message_id", "parent_id", "digest", "role", "done", "user_id"
+    existing = (
+        await Message.filter(chat_id=chat.id)
+        .order_by("id")
+        .values_list("id", "message_id", "parent_id", "digest", "role", "done", "user_id")
     )
     stored = {row[1]: row for row in existing}
     parent_of = {row[1]: row[2] for row in existing}
@@ -106,9 +112,11 @@ async def sync(chat: Chat, actor: Any, records: list[MessageRecord], current_id:
         if old is None:
             created.append(record)
         elif old[3] == record.digest and old[2] == record.parent_id:
-            continue
-        elif (old[4] == "assistant" and not old[5]) or (old[6] and old[6] != actor.id):
-            continue
+            continue  # unchanged
+        elif old[4] == "assistant" and not old[5]:
+            continue  # still generating: the server's copy wins
+        elif old[6] and old[6] != actor.id:
+            continue  # another author's message
         else:
             changed.append((old[0], record))
         parent_of[record.message_id] = record.parent_id
@@ -156,13 +164,17 @@ async def get(chat_id: str, message_id: str) -> Message:
 
 async def children_of(chat_id: str, message_id: str) -> list[str]:
     return list(
-        await Message.filter(chat_id=chat_id, parent_id=message_id).order_by("id").values_list("message_id", flat=True)
+        await Message.filter(chat_id=chat_id, parent_id=message_id)
+        .order_by("id")
+        .values_list("message_id", flat=True)
     )
 
 
 async def as_json(message: Message) -> dict[str, Any]:
     children = await children_of(message.chat_id, message.message_id)
-    return tree.message_json(message.message_id, message.parent_id, children, message.role, message.content, message.data)
+    return tree.message_json(
+        message.message_id, message.parent_id, children, message.role, message.content, message.data
+    )
 
 
 async def append(chat: Chat, actor: Any, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,7 +184,7 @@ async def append(chat: Chat, actor: Any, body: Mapping[str, Any]) -> dict[str, A
     current message, so posting a bare ``{role, content}`` continues the conversation.
     """
     message_id = tree.check_id(body.get("id") or str(uuid.uuid4()), "id")
-    parent_id = body["parentId"] if "parentId" in body else chat.current_message_id
+    parent_id = body.get("parentId", chat.current_message_id)
     if parent_id is not None:
         tree.check_id(parent_id, "parentId")
         if not await Message.filter(chat_id=chat.id, message_id=parent_id).exists():
@@ -222,13 +234,17 @@ async def delete(chat: Chat, message_id: str) -> tuple[list[str], str | None]:
     parent = parent_of[message_id]
     doomed = [message_id, *children.get(message_id, [])]
     orphans = [grandchild for child in doomed[1:] for grandchild in children.get(child, [])]
-    remaining = [(mid, parent if mid in orphans else pid) for mid, pid in parent_of.items() if mid not in doomed]
+    remaining = [
+        (mid, parent if mid in orphans else pid) for mid, pid in parent_of.items() if mid not in doomed
+    ]
     current = tree.newest_leaf(tree.children_map(remaining), parent)
     stamp = now()
     async with in_transaction():
         await Message.filter(chat_id=chat.id, message_id__in=doomed).delete()
         if orphans:
-            await Message.filter(chat_id=chat.id, message_id__in=orphans).update(parent_id=parent, updated_at=stamp)
+            await Message.filter(chat_id=chat.id, message_id__in=orphans).update(
+                parent_id=parent, updated_at=stamp
+            )
         await Chat.filter(id=chat.id).update(updated_at=stamp, current_message_id=current)
     chat.updated_at, chat.current_message_id = stamp, current
     return doomed, current

@@ -80,7 +80,7 @@ class MessageCreateForm(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: str | None = Id
-    parentId: str | None = Id  # noqa: N815 - Open WebUI's key
+    parentId: str | None = Id  # Open WebUI's key
     role: str = Field(default="user", min_length=1, max_length=32)
     content: str | list[Any] | None = None
 

@@ -238,7 +238,16 @@ async def clone_chat(chat: Chat, actor: Any, title: str | None) -> Chat:
                     chat_id=copy.id,
                     **{
                         name: getattr(row, name)
-                        for name in ("message_id", "parent_id", "role", "content", "data", "user_id", "done", "digest")
+                        for name in (
+                            "message_id",
+                            "parent_id",
+                            "role",
+                            "content",
+                            "data",
+                            "user_id",
+                            "done",
+                            "digest",
+                        )
                     },
                     created_at=stamp,
                     updated_at=stamp,

@@ -57,7 +57,9 @@ def text_of(content: Any) -> str:
 
 def check_id(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
-        raise ApiError(422, f"{where}: a message id must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+        raise ApiError(
+            422, f"{where}: a message id must be a non-empty string of at most {MAX_ID_LENGTH} characters"
+        )
     return value
 
 
@@ -69,7 +71,9 @@ def record_from_json(
         raise ApiError(422, f"{where}: a message must be an object")
     role = message.get("role", "user")
     if not isinstance(role, str) or not role or len(role) > MAX_ROLE_LENGTH:
-        raise ApiError(422, f"{where}.role: must be a non-empty string of at most {MAX_ROLE_LENGTH} characters")
+        raise ApiError(
+            422, f"{where}.role: must be a non-empty string of at most {MAX_ROLE_LENGTH} characters"
+        )
     data = {key: value for key, value in message.items() if key not in TREE_KEYS and key != "role"}
     content = data.pop("content", "")
     if content is None:
@@ -182,7 +186,9 @@ def records_from_list(messages: Any, actor: Any) -> tuple[list[MessageRecord], s
             raise ApiError(422, f"{where}.id: {message_id!r} appears twice")
         seen.add(message_id)
         parent_id = message.get("parentId", previous)
-        records.append(record_from_json(message_id, stamp_author(dict(message), actor), parent_id, where=where))
+        records.append(
+            record_from_json(message_id, stamp_author(dict(message), actor), parent_id, where=where)
+        )
         previous = message_id
     return records, previous
 
@@ -195,7 +201,9 @@ def check_tree(parent_of: Mapping[str, str | None]) -> None:
         node: str | None = start
         while node is not None and state.get(node) != 2:
             if node not in parent_of:
-                raise ApiError(422, f"message {path[-1]!r}: its parentId {node!r} is not a message of this chat")
+                raise ApiError(
+                    422, f"message {path[-1]!r}: its parentId {node!r} is not a message of this chat"
+                )
             if state.get(node) == 1:
                 raise ApiError(422, f"message {node!r}: its parentId chain loops back to itself")
             state[node] = 1
@@ -206,10 +214,21 @@ def check_tree(parent_of: Mapping[str, str | None]) -> None:
 
 
 def message_json(
-    message_id: str, parent_id: str | None, children: list[str], role: str, content: str, data: Mapping[str, Any]
+    message_id: str,
+    parent_id: str | None,
+    children: list[str],
+    role: str,
+    content: str,
+    data: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The Open WebUI message object for one stored row."""
-    message = {"id": message_id, "parentId": parent_id, "childrenIds": children, "role": role, "content": content}
+    message = {
+        "id": message_id,
+        "parentId": parent_id,
+        "childrenIds": children,
+        "role": role,
+        "content": content,
+    }
     message.update(data)
     return message
 
@@ -234,7 +253,9 @@ def newest_leaf(children: Mapping[str | None, list[str]], start: str | None) -> 
     return node
 
 
-def repair_current(current_id: str | None, known: Mapping[str, Any], children: Mapping[str | None, list[str]]) -> str | None:
+def repair_current(
+    current_id: str | None, known: Mapping[str, Any], children: Mapping[str | None, list[str]]
+) -> str | None:
     """``currentId`` if it names a leaf; otherwise the newest leaf below it (or below the newest root)."""
     if current_id is None or current_id not in known:
         return newest_leaf(children, None)

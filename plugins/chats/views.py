@@ -136,7 +136,9 @@ async def flag_from_body(name: str) -> bool | None:
             return None
         form = FlagForm.model_validate(body)
     except (ValueError, TypeError) as error:
-        raise ApiError(422, f"Invalid request: send no body to toggle, or {{\"{name}\": true|false}}") from error
+        raise ApiError(
+            422, f'Invalid request: send no body to toggle, or {{"{name}": true|false}}'
+        ) from error
     return getattr(form, name)
 
 
@@ -225,9 +227,8 @@ async def update_message(chat_id: str, message_id: str, data: MessageUpdateForm,
     if not changes:
         raise ApiError(400, "No message changes supplied")
     voice = changes.pop("voice", None)
-    if voice is not None:
-        if len(json.dumps(voice, default=str)) > MAX_VOICE_LENGTH:
-            raise ApiError(400, f"voice: must serialise to at most {MAX_VOICE_LENGTH} characters")
+    if voice is not None and len(json.dumps(voice, default=str)) > MAX_VOICE_LENGTH:
+        raise ApiError(400, f"voice: must serialise to at most {MAX_VOICE_LENGTH} characters")
     chat = await store.find_chat(actor, chat_id, admin_may=True)
     existing = await Message.get_or_none(chat_id=chat.id, message_id=message_id)
     if existing is None:
@@ -246,7 +247,9 @@ async def update_message(chat_id: str, message_id: str, data: MessageUpdateForm,
     return message
 
 
-async def upsert_new(chat: Chat, actor: Actor, message_id: str, changes: dict[str, Any], voice: Any) -> dict[str, Any]:
+async def upsert_new(
+    chat: Chat, actor: Actor, message_id: str, changes: dict[str, Any], voice: Any
+) -> dict[str, Any]:
     """Open WebUI's upsert of an unknown id: a child of the current message, its role the other one."""
     tree.check_id(message_id, "message_id")
     body = {"id": message_id, **changes}
@@ -268,7 +271,9 @@ async def delete_message(chat_id: str, message_id: str, actor: Actor):
     """Delete a message and its direct replies (owner only); see ``messages.delete``."""
     chat = await store.find_chat(actor, chat_id)
     deleted, current = await messages.delete(chat, message_id)
-    await emit(MessagesDeleted(actor=actor, chat_id=chat.id, user_id=chat.user_id, message_ids=tuple(deleted)))
+    await emit(
+        MessagesDeleted(actor=actor, chat_id=chat.id, user_id=chat.user_id, message_ids=tuple(deleted))
+    )
     if owui():
         return await store.chat_json(chat)
     return {"deleted": deleted, "currentId": current}

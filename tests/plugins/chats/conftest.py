@@ -34,7 +34,9 @@ class ChatsEnv:
         assert response.status_code == 200, await response.get_data()
         return await response.get_json()
 
-    async def append(self, chat_id: str, headers: dict[str, str] | None = None, **message: Any) -> dict[str, Any]:
+    async def append(
+        self, chat_id: str, headers: dict[str, str] | None = None, **message: Any
+    ) -> dict[str, Any]:
         response = await self.client.post(
             f"/api/chats/{chat_id}/messages", json=message, headers=headers or self.headers
         )
@@ -45,7 +47,9 @@ class ChatsEnv:
 def history(*messages: dict[str, Any], current: str | None = None) -> dict[str, Any]:
     """An Open WebUI ``history`` object from messages given as ``{id, parentId, ...}``, with
     ``childrenIds`` filled in the order the messages are given."""
-    tree = {m["id"]: {"parentId": None, "role": "user", "content": "", **m, "childrenIds": []} for m in messages}
+    tree = {
+        m["id"]: {"parentId": None, "role": "user", "content": "", **m, "childrenIds": []} for m in messages
+    }
     for message in tree.values():
         if message["parentId"] is not None:
             tree[message["parentId"]]["childrenIds"].append(message["id"])

@@ -50,7 +50,9 @@ async def test_another_user_gets_404_everywhere_and_changes_nothing(chats, prefi
 
 async def test_a_missing_chat_is_404_like_someone_elses(chats):
     for method, path, body in CHAT_ROUTES:
-        response = await call(chats, method, "/api/chats" + path.format(id="no-such-chat"), body, chats.headers)
+        response = await call(
+            chats, method, "/api/chats" + path.format(id="no-such-chat"), body, chats.headers
+        )
         assert response.status_code == 404, (method, path)
 
 
@@ -65,9 +67,13 @@ async def test_admin_reads_and_deletes_any_chat_but_cannot_change_it(chats):
     # Open WebUI lets an admin edit a message, but not the chat itself nor its flags.
     edited = await chats.client.post(f"{base}/messages/m1", json={"content": "moderated"}, headers=admin)
     assert edited.status_code == 200
-    for method, path, body in (("POST", "", {"chat": {"title": "x"}}), ("POST", "/archive", None),
-                               ("POST", "/pin", None), ("POST", "/messages", {"content": "x"}),
-                               ("DELETE", "/messages/m1", None)):
+    for method, path, body in (
+        ("POST", "", {"chat": {"title": "x"}}),
+        ("POST", "/archive", None),
+        ("POST", "/pin", None),
+        ("POST", "/messages", {"content": "x"}),
+        ("DELETE", "/messages/m1", None),
+    ):
         response = await call(chats, method, base + path, body, admin)
         assert response.status_code == 404, (method, path)
     listed = await chats.client.get(f"/api/v1/chats/list/user/{chat['user_id']}", headers=admin)
@@ -88,7 +94,9 @@ async def test_admin_chat_access_can_be_turned_off(make_chats_env):
 
 async def test_listing_a_users_chats_is_for_admins_only(chats):
     chat = await owned_chat(chats)
-    response = await chats.client.get(f"/api/v1/chats/list/user/{chat['user_id']}", headers=await chats.other_user())
+    response = await chats.client.get(
+        f"/api/v1/chats/list/user/{chat['user_id']}", headers=await chats.other_user()
+    )
     assert response.status_code == 403
 
 

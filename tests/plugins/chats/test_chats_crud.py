@@ -20,8 +20,12 @@ ASSISTANT_EXTRAS = {
 
 
 async def test_create_on_the_spec_path_returns_201_with_a_server_id(chats, make_history):
-    doc = {"id": "client-id", "models": ["gpt-4o"], "params": {"temperature": 0.2}, "history": make_history(
-        {"id": "u1", "content": "Hello"})}
+    doc = {
+        "id": "client-id",
+        "models": ["gpt-4o"],
+        "params": {"temperature": 0.2},
+        "history": make_history({"id": "u1", "content": "Hello"}),
+    }
     body = await chats.create(**doc)
     assert body["id"] != "client-id"
     assert body["title"] == "A chat" and body["chat"]["title"] == "A chat"
@@ -44,10 +48,12 @@ async def test_open_webui_create_answers_200_and_defaults_the_title(chats):
 
 async def test_authorship_is_overwritten_with_the_caller(chats, make_history):
     me = (await (await chats.client.get("/api/auth/me", headers=chats.headers)).get_json())["id"]
-    body = await chats.create(history=make_history(
-        {"id": "u1", "content": "Hi", "user_id": "someone-else", "user": {"id": "x", "name": "X"}},
-        {"id": "a1", "parentId": "u1", "role": "assistant", "content": "Hey"},
-    ))
+    body = await chats.create(
+        history=make_history(
+            {"id": "u1", "content": "Hi", "user_id": "someone-else", "user": {"id": "x", "name": "X"}},
+            {"id": "a1", "parentId": "u1", "role": "assistant", "content": "Hey"},
+        )
+    )
     messages = body["chat"]["history"]["messages"]
     assert messages["u1"]["user_id"] == me and messages["u1"]["user"]["id"] == me
     assert messages["a1"]["user_id"] == me and "user" not in messages["a1"]
@@ -66,7 +72,9 @@ async def test_a_branching_history_round_trips(chats, make_history):
     got = read["chat"]["history"]
     assert got["currentId"] == "u2"
     for message_id, message in posted["messages"].items():
-        stored = {key: value for key, value in got["messages"][message_id].items() if key not in ("user_id", "user")}
+        stored = {
+            key: value for key, value in got["messages"][message_id].items() if key not in ("user_id", "user")
+        }
         assert stored == message, message_id
     # Sibling order follows the posted childrenIds, and the legacy list is the current thread.
     assert got["messages"]["u1"]["childrenIds"] == ["a2", "a1"]
@@ -75,11 +83,13 @@ async def test_a_branching_history_round_trips(chats, make_history):
 
 
 async def test_a_legacy_flat_message_list_becomes_a_single_branch(chats):
-    body = await chats.create(messages=[
-        {"id": "m1", "role": "user", "content": "one"},
-        {"id": "m2", "role": "assistant", "content": "two"},
-        {"id": "m3", "role": "user", "content": "three"},
-    ])
+    body = await chats.create(
+        messages=[
+            {"id": "m1", "role": "user", "content": "one"},
+            {"id": "m2", "role": "assistant", "content": "two"},
+            {"id": "m3", "role": "user", "content": "three"},
+        ]
+    )
     messages = body["chat"]["history"]["messages"]
     assert [messages[i]["parentId"] for i in ("m1", "m2", "m3")] == [None, "m1", "m2"]
     assert messages["m2"]["childrenIds"] == ["m3"]
@@ -87,18 +97,33 @@ async def test_a_legacy_flat_message_list_becomes_a_single_branch(chats):
 
 
 async def test_update_merges_the_document_and_the_history(chats, make_history):
-    created = await chats.create(params={"a": 1}, models=["x"], history=make_history(
-        {"id": "u1", "content": "Hello"}, {"id": "a1", "parentId": "u1", "role": "assistant", "content": "Hi"}
-    ))
+    created = await chats.create(
+        params={"a": 1},
+        models=["x"],
+        history=make_history(
+            {"id": "u1", "content": "Hello"},
+            {"id": "a1", "parentId": "u1", "role": "assistant", "content": "Hi"},
+        ),
+    )
     chat_id = created["id"]
     await Chat.filter(id=chat_id).update(updated_at=1000)
     # The post leaves u1 out, edits a1 and adds u2.
-    patch = {"currentId": "u2", "messages": {
-        "a1": {"id": "a1", "parentId": "u1", "childrenIds": ["u2"], "role": "assistant", "content": "Hi, edited"},
-        "u2": {"id": "u2", "parentId": "a1", "childrenIds": [], "role": "user", "content": "More"},
-    }}
+    patch = {
+        "currentId": "u2",
+        "messages": {
+            "a1": {
+                "id": "a1",
+                "parentId": "u1",
+                "childrenIds": ["u2"],
+                "role": "assistant",
+                "content": "Hi, edited",
+            },
+            "u2": {"id": "u2", "parentId": "a1", "childrenIds": [], "role": "user", "content": "More"},
+        },
+    }
     response = await chats.client.post(
-        f"/api/v1/chats/{chat_id}", json={"chat": {"title": "Renamed", "params": {"b": 2}, "history": patch}},
+        f"/api/v1/chats/{chat_id}",
+        json={"chat": {"title": "Renamed", "params": {"b": 2}, "history": patch}},
         headers=chats.headers,
     )
     assert response.status_code == 200
@@ -122,10 +147,12 @@ async def test_a_title_only_update_does_not_move_updated_at(chats):
 
 
 async def test_update_keeps_an_assistant_message_that_is_still_generating(chats, make_history):
-    created = await chats.create(history=make_history(
-        {"id": "u1", "content": "Q"},
-        {"id": "a1", "parentId": "u1", "role": "assistant", "content": "partial", "done": False},
-    ))
+    created = await chats.create(
+        history=make_history(
+            {"id": "u1", "content": "Q"},
+            {"id": "a1", "parentId": "u1", "role": "assistant", "content": "partial", "done": False},
+        )
+    )
     patch = make_history(
         {"id": "u1", "content": "Q"},
         {"id": "a1", "parentId": "u1", "role": "assistant", "content": "client copy", "done": True},
@@ -139,7 +166,9 @@ async def test_update_keeps_an_assistant_message_that_is_still_generating(chats,
 async def test_update_sets_variables_and_folder_only_when_given(chats):
     created = await chats.create()
     url = f"/api/chats/{created['id']}"
-    await chats.client.post(url, json={"chat": {}, "variables": {"v": 1}, "folder_id": "f1"}, headers=chats.headers)
+    await chats.client.post(
+        url, json={"chat": {}, "variables": {"v": 1}, "folder_id": "f1"}, headers=chats.headers
+    )
     response = await chats.client.post(url, json={"chat": {"x": 1}}, headers=chats.headers)
     body = await response.get_json()
     assert body["variables"] == {"v": 1} and body["folder_id"] == "f1" and body["chat"]["x"] == 1
@@ -167,9 +196,11 @@ async def test_delete_all_removes_only_the_callers_chats(chats):
 
 
 async def test_clone_copies_every_message(chats, make_history):
-    created = await chats.create(history=make_history(
-        {"id": "u1", "content": "a"}, {"id": "a1", "parentId": "u1", "role": "assistant", "content": "b"}
-    ))
+    created = await chats.create(
+        history=make_history(
+            {"id": "u1", "content": "a"}, {"id": "a1", "parentId": "u1", "role": "assistant", "content": "b"}
+        )
+    )
     response = await chats.client.post(f"/api/v1/chats/{created['id']}/clone", headers=chats.headers)
     clone = await response.get_json()
     assert clone["id"] != created["id"] and clone["title"] == "Clone of A chat"
@@ -193,13 +224,29 @@ async def test_params_patch_and_folder_move(chats):
 
 
 async def test_import_keeps_flags_and_timestamps(chats, make_history):
-    response = await chats.client.post("/api/v1/chats/import", headers=chats.headers, json={"chats": [
-        {"chat": {"title": "Old", "history": make_history({"id": "u1", "content": "x"})},
-         "pinned": True, "archived": True, "created_at": 100, "updated_at": 200},
-    ]})
+    response = await chats.client.post(
+        "/api/v1/chats/import",
+        headers=chats.headers,
+        json={
+            "chats": [
+                {
+                    "chat": {"title": "Old", "history": make_history({"id": "u1", "content": "x"})},
+                    "pinned": True,
+                    "archived": True,
+                    "created_at": 100,
+                    "updated_at": 200,
+                },
+            ]
+        },
+    )
     (chat,) = await response.get_json()
     assert (chat["title"], chat["pinned"], chat["archived"], chat["created_at"], chat["updated_at"]) == (
-        "Old", True, True, 100, 200)
+        "Old",
+        True,
+        True,
+        100,
+        200,
+    )
     assert chat["chat"]["history"]["currentId"] == "u1"
 
 

@@ -70,7 +70,9 @@ async def test_archive_toggles_and_filters(chats):
     assert "c0" not in await titles(chats, "/api/chats")
     assert await titles(chats, "/api/chats?archived=true") == ["c0"]
     assert await titles(chats, "/api/v1/chats/archived") == ["c0"]
-    assert await (await chats.client.get("/api/v1/chats/archived/count", headers=chats.headers)).get_json() == 1
+    assert (
+        await (await chats.client.get("/api/v1/chats/archived/count", headers=chats.headers)).get_json() == 1
+    )
     again = await chats.client.post(f"/api/v1/chats/{ids[0]}/archive", headers=chats.headers)
     assert (await again.get_json())["archived"] is False
 
@@ -87,7 +89,9 @@ async def test_archive_with_a_body_sets_the_flag(chats):
 
 async def test_archive_and_unarchive_all(chats):
     await five_chats(chats)
-    assert await (await chats.client.post("/api/v1/chats/archive/all", headers=chats.headers)).get_json() is True
+    assert (
+        await (await chats.client.post("/api/v1/chats/archive/all", headers=chats.headers)).get_json() is True
+    )
     assert await titles(chats, "/api/chats") == []
     assert len(await titles(chats, "/api/v1/chats/archived")) == 5
     await chats.client.post("/api/v1/chats/unarchive/all", headers=chats.headers)
@@ -98,7 +102,10 @@ async def test_pin_toggles_and_filters(chats):
     ids = await five_chats(chats)
     response = await chats.client.post(f"/api/v1/chats/{ids[1]}/pin", headers=chats.headers)
     assert (await response.get_json())["pinned"] is True
-    assert await (await chats.client.get(f"/api/v1/chats/{ids[1]}/pinned", headers=chats.headers)).get_json() is True
+    assert (
+        await (await chats.client.get(f"/api/v1/chats/{ids[1]}/pinned", headers=chats.headers)).get_json()
+        is True
+    )
     assert await titles(chats, "/api/v1/chats/pinned") == ["c1"]
     assert await titles(chats, "/api/chats?pinned=true") == ["c1"]
     assert "c1" not in await titles(chats, "/api/chats?pinned=false")
@@ -112,7 +119,9 @@ async def test_pin_toggles_and_filters(chats):
 
 async def test_folder_filter(chats):
     created = await chats.create(title="in folder")
-    await chats.client.post(f"/api/v1/chats/{created['id']}/folder", json={"folder_id": "f1"}, headers=chats.headers)
+    await chats.client.post(
+        f"/api/v1/chats/{created['id']}/folder", json={"folder_id": "f1"}, headers=chats.headers
+    )
     await chats.create(title="loose")
     assert await titles(chats, "/api/chats?folder_id=f1") == ["in folder"]
     assert await titles(chats, "/api/v1/chats/") == ["loose"]
@@ -124,13 +133,20 @@ async def test_lists_never_show_another_users_chats(chats):
     await chats.create(headers=other, title="theirs")
     mine = await chats.create(title="mine")
     await chats.client.post(f"/api/chats/{mine['id']}/pin", headers=chats.headers)
-    for url in ("/api/chats", "/api/v1/chats/", "/api/v1/chats/pinned", "/api/v1/chats/archived",
-                "/api/v1/chats/search?text=theirs", "/api/chats?query=theirs"):
+    for url in (
+        "/api/chats",
+        "/api/v1/chats/",
+        "/api/v1/chats/pinned",
+        "/api/v1/chats/archived",
+        "/api/v1/chats/search?text=theirs",
+        "/api/chats?query=theirs",
+    ):
         assert "theirs" not in await titles(chats, url), url
 
 
-@pytest.mark.parametrize("query", ["page=0", "limit=0", "limit=5000", "sort_by=password", "sort_dir=up",
-                                   "archived=maybe"])
+@pytest.mark.parametrize(
+    "query", ["page=0", "limit=0", "limit=5000", "sort_by=password", "sort_dir=up", "archived=maybe"]
+)
 async def test_bad_list_queries_are_4xx(chats, query):
     response = await chats.client.get(f"/api/chats?{query}", headers=chats.headers)
     assert 400 <= response.status_code < 500

@@ -54,8 +54,13 @@ async def test_append_refuses_unknown_parents_and_duplicate_ids(chats):
     await chats.append(chat["id"], id="m1", content="x")
     before = await chats.get(chat["id"])
     url = f"/api/chats/{chat['id']}/messages"
-    for body, status in (({"parentId": "nope", "content": "x"}, 422), ({"id": "m1", "content": "y"}, 409),
-                         ({"content": 5}, 422), ({"role": ""}, 422), ({"id": "x" * 300}, 422)):
+    for body, status in (
+        ({"parentId": "nope", "content": "x"}, 422),
+        ({"id": "m1", "content": "y"}, 409),
+        ({"content": 5}, 422),
+        ({"role": ""}, 422),
+        ({"id": "x" * 300}, 422),
+    ):
         response = await chats.client.post(url, json=body, headers=chats.headers)
         assert response.status_code == status, body
         assert isinstance((await response.get_json())["detail"], str)
@@ -111,10 +116,14 @@ async def test_message_update_refuses_tree_keys_empty_bodies_and_unknown_ids(cha
     await chats.append(chat["id"], id="a", content="same")
     before = await chats.get(chat["id"])
     base = f"/api/chats/{chat['id']}/messages"
-    for url, body, status in ((f"{base}/a", {"parentId": "x"}, 422), (f"{base}/a", {"childrenIds": []}, 422),
-                              (f"{base}/a", {}, 400), (f"{base}/a", {"content": 3}, 422),
-                              (f"{base}/a", {"voice": {"x": "y" * 100_001}}, 400),
-                              (f"{base}/nope", {"content": "x"}, 404)):
+    for url, body, status in (
+        (f"{base}/a", {"parentId": "x"}, 422),
+        (f"{base}/a", {"childrenIds": []}, 422),
+        (f"{base}/a", {}, 400),
+        (f"{base}/a", {"content": 3}, 422),
+        (f"{base}/a", {"voice": {"x": "y" * 100_001}}, 400),
+        (f"{base}/nope", {"content": "x"}, 404),
+    ):
         response = await chats.client.post(url, json=body, headers=chats.headers)
         assert response.status_code == status, body
         assert isinstance((await response.get_json())["detail"], str)
@@ -164,29 +173,41 @@ async def test_open_webui_delete_returns_the_chat_and_404s_unknown_ids(chats):
 
 
 async def test_history_updates_keep_the_tree_consistent(chats, make_history):
-    chat = await chats.create(history=make_history(
-        {"id": "u1", "content": "a"}, {"id": "a1", "parentId": "u1", "role": "assistant", "content": "b"}
-    ))
+    chat = await chats.create(
+        history=make_history(
+            {"id": "u1", "content": "a"}, {"id": "a1", "parentId": "u1", "role": "assistant", "content": "b"}
+        )
+    )
     # A regeneration posted Open WebUI's way: a sibling of a1, with currentId on it.
-    patch = {"currentId": "a2", "messages": {
-        "u1": {"id": "u1", "parentId": None, "childrenIds": ["a1", "a2"], "role": "user", "content": "a"},
-        "a2": {"id": "a2", "parentId": "u1", "childrenIds": [], "role": "assistant", "content": "c"},
-    }}
-    response = await chats.client.post(f"/api/chats/{chat['id']}", json={"chat": {"history": patch}},
-                                       headers=chats.headers)
+    patch = {
+        "currentId": "a2",
+        "messages": {
+            "u1": {"id": "u1", "parentId": None, "childrenIds": ["a1", "a2"], "role": "user", "content": "a"},
+            "a2": {"id": "a2", "parentId": "u1", "childrenIds": [], "role": "assistant", "content": "c"},
+        },
+    }
+    response = await chats.client.post(
+        f"/api/chats/{chat['id']}", json={"chat": {"history": patch}}, headers=chats.headers
+    )
     history = (await response.get_json())["chat"]["history"]
     assert history["messages"]["u1"]["childrenIds"] == ["a1", "a2"] and history["currentId"] == "a2"
     assert_consistent(history)
 
 
 async def test_a_stale_current_id_is_repaired_to_the_newest_leaf(chats, make_history):
-    body = await chats.create(history=make_history(
-        {"id": "u1", "content": "a"}, {"id": "a1", "parentId": "u1", "role": "assistant", "content": "b"},
-        current="gone",
-    ))
+    body = await chats.create(
+        history=make_history(
+            {"id": "u1", "content": "a"},
+            {"id": "a1", "parentId": "u1", "role": "assistant", "content": "b"},
+            current="gone",
+        )
+    )
     assert body["current_message_id"] == "a1"
-    body = await chats.create(history=make_history(
-        {"id": "u1", "content": "a"}, {"id": "a1", "parentId": "u1", "role": "assistant", "content": "b"},
-        current="u1",
-    ))
+    body = await chats.create(
+        history=make_history(
+            {"id": "u1", "content": "a"},
+            {"id": "a1", "parentId": "u1", "role": "assistant", "content": "b"},
+            current="u1",
+        )
+    )
     assert body["current_message_id"] == "a1"

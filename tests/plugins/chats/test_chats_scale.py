@@ -57,8 +57,17 @@ async def long_chat(chats) -> dict:
         if role == "user":
             data["user"] = {"id": me["id"], "name": me["name"]}
         record = MessageRecord(f"m{index}", parent, role, f"message number {index} " + "x" * 200, data)
-        rows.append(Message(chat_id=chat["id"], message_id=record.message_id, parent_id=parent, role=record.role,
-                            content=record.content, data=record.data, digest=record.digest))
+        rows.append(
+            Message(
+                chat_id=chat["id"],
+                message_id=record.message_id,
+                parent_id=parent,
+                role=record.role,
+                content=record.content,
+                data=record.data,
+                digest=record.digest,
+            )
+        )
         parent = record.message_id
     await Message.bulk_create(rows, batch_size=1000)
     await Chat.filter(id=chat["id"]).update(current_message_id=parent, updated_at=1000)
@@ -89,8 +98,13 @@ async def test_reposting_the_full_history_writes_only_the_new_message(chats):
     assert len(history["messages"]) == SIZE
     last = history["currentId"]
     history["messages"][last]["childrenIds"] = ["new"]
-    history["messages"]["new"] = {"id": "new", "parentId": last, "childrenIds": [], "role": "assistant",
-                                  "content": "appended Open WebUI's way"}
+    history["messages"]["new"] = {
+        "id": "new",
+        "parentId": last,
+        "childrenIds": [],
+        "role": "assistant",
+        "content": "appended Open WebUI's way",
+    }
     history["currentId"] = "new"
     with query_log() as log:
         response = await chats.client.post(

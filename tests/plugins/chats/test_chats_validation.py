@@ -49,31 +49,46 @@ async def test_bad_create_bodies_create_nothing(chats):
 
 
 async def test_bad_update_bodies_change_nothing(chats, make_history):
-    chat = await chats.create(history=make_history(
-        {"id": "u1", "content": "a"}, {"id": "a1", "parentId": "u1", "role": "assistant", "content": "b"}
-    ))
+    chat = await chats.create(
+        history=make_history(
+            {"id": "u1", "content": "a"}, {"id": "a1", "parentId": "u1", "role": "assistant", "content": "b"}
+        )
+    )
     before = await chats.get(chat["id"])
     for body in BAD_CHAT_BODIES:
-        await assert_refused(await chats.client.post(f"/api/chats/{chat['id']}", json=body, headers=chats.headers))
+        await assert_refused(
+            await chats.client.post(f"/api/chats/{chat['id']}", json=body, headers=chats.headers)
+        )
     # Valid new messages in the same post as an invalid one are not stored either.
     mixed = {"chat": tree(n1={"role": "user", "content": "new"}, n2={"parentId": "nowhere"})}
-    await assert_refused(await chats.client.post(f"/api/chats/{chat['id']}", json=mixed, headers=chats.headers))
+    await assert_refused(
+        await chats.client.post(f"/api/chats/{chat['id']}", json=mixed, headers=chats.headers)
+    )
     # Re-parenting a1 under its own descendant would make a loop.
     loop = {"chat": tree(u1={"parentId": "a1", "content": "a"})}
-    await assert_refused(await chats.client.post(f"/api/chats/{chat['id']}", json=loop, headers=chats.headers))
+    await assert_refused(
+        await chats.client.post(f"/api/chats/{chat['id']}", json=loop, headers=chats.headers)
+    )
     assert await chats.get(chat["id"]) == before
 
 
 async def test_non_json_bodies_are_4xx(chats):
     chat = await chats.create()
     before = await chats.get(chat["id"])
-    for url in ("/api/chats", f"/api/chats/{chat['id']}", f"/api/chats/{chat['id']}/messages",
-                f"/api/chats/{chat['id']}/archive", f"/api/v1/chats/{chat['id']}/clone"):
+    for url in (
+        "/api/chats",
+        f"/api/chats/{chat['id']}",
+        f"/api/chats/{chat['id']}/messages",
+        f"/api/chats/{chat['id']}/archive",
+        f"/api/v1/chats/{chat['id']}/clone",
+    ):
         response = await chats.client.post(
             url, data="{not json", headers={**chats.headers, "Content-Type": "application/json"}
         )
         await assert_refused(response)
-    response = await chats.client.patch(f"/api/v1/chats/{chat['id']}/params", json=[1, 2], headers=chats.headers)
+    response = await chats.client.patch(
+        f"/api/v1/chats/{chat['id']}/params", json=[1, 2], headers=chats.headers
+    )
     await assert_refused(response)
     assert await chats.get(chat["id"]) == before
     assert await Chat.all().count() == 1
@@ -82,7 +97,9 @@ async def test_non_json_bodies_are_4xx(chats):
 async def test_bad_flag_bodies_change_nothing(chats):
     chat = await chats.create()
     for body in ({"archived": "perhaps"}, [True]):
-        response = await chats.client.post(f"/api/chats/{chat['id']}/archive", json=body, headers=chats.headers)
+        response = await chats.client.post(
+            f"/api/chats/{chat['id']}/archive", json=body, headers=chats.headers
+        )
         await assert_refused(response)
     assert (await chats.get(chat["id"]))["archived"] is False
 

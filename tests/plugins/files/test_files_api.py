@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from conftest import multipart_body, multipart_headers
+from files_helpers import multipart_body, multipart_headers
 
 pytestmark = pytest.mark.asyncio
 

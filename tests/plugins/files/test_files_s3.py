@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from conftest import BOUNDARY, multipart_headers
+from files_helpers import BOUNDARY, multipart_headers
 
 MIB = 1024 * 1024
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from colonnade.plugins.files.models import File
-from conftest import BOUNDARY, multipart_body, multipart_headers
+from files_helpers import BOUNDARY, multipart_body, multipart_headers
 
 pytestmark = pytest.mark.asyncio
 

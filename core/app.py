@@ -104,10 +104,32 @@ def _validate_plugin_configs(host: Host) -> None:
     from pydantic import ValidationError
 
     for name, model in models.items():
+        section = host.settings.plugins.get(name, {})
+        _refuse_unknown_keys(name, model, section)
         try:
-            host._plugin_configs[name] = model(**host.settings.plugins.get(name, {}))
+            host._plugin_configs[name] = model(**section)
         except ValidationError as error:
             raise StartupError(format_validation_error(error, prefix=f"plugins.{name}")) from None
+
+
+def _refuse_unknown_keys(name: str, model: Any, section: dict[str, Any]) -> None:
+    """A misspelt key must stop the start, not be silently ignored (Pydantic's default for extras).
+
+    Models that set ``extra="allow"`` (or ``"forbid"``, which Pydantic reports itself) decide alone.
+    """
+    if model.model_config.get("extra") not in (None, "ignore"):
+        return
+    known: set[str] = set()
+    for field_name, field in model.model_fields.items():
+        known.add(field_name)
+        for alias in (field.alias, field.validation_alias):
+            if isinstance(alias, str):
+                known.add(alias)
+    for key in section:
+        if key not in known:
+            raise StartupError(
+                f"invalid configuration: plugins.{name}.{key}: unknown key{did_you_mean(key, sorted(known))}"
+            )
 
 
 def _register_blueprints(app: Any, host: Host) -> None:

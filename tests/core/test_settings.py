@@ -158,6 +158,24 @@ async def test_plugin_config_errors_name_the_plugin_key(make_app):
         await make_app(config={"plugins": {"weather": {"api_key": "x", "colour": "red"}}}, plugins=[Weather()])
 
 
+class LenientConfig(BaseModel):
+    city: str = "Porto"  # Pydantic's default is to ignore unknown keys; the host does not
+
+
+class Lenient:
+    __name__ = "lenient"
+
+    @hookimpl
+    def register_config_models(self):
+        return {"lenient": LenientConfig}
+
+
+@pytest.mark.asyncio
+async def test_a_misspelt_plugin_key_is_not_silently_ignored(make_app):
+    with pytest.raises(StartupError, match=r"plugins\.lenient\.cty: unknown key — did you mean 'city'\?"):
+        await make_app(config={"plugins": {"lenient": {"cty": "Faro"}}}, plugins=[Lenient()])
+
+
 @pytest.mark.asyncio
 async def test_a_section_of_a_blocked_plugin_is_accepted(make_app):
     # Blocking a plugin must not force the operator to delete its configuration.

@@ -53,8 +53,14 @@ def register_db_models() -> dict[str, list[str]]:
 def register_actions(host: Any) -> list[Action]:
     return [
         Action("models.read", "Read, search and use workspace models shared with you"),
-        Action("models.create", "Create workspace models (Open WebUI's workspace.models)", default_role="admin"),
-        Action("models.share_public", "Make a workspace model public (sharing.public_models)", default_role="admin"),
+        Action(
+            "models.create", "Create workspace models (Open WebUI's workspace.models)", default_role="admin"
+        ),
+        Action(
+            "models.share_public",
+            "Make a workspace model public (sharing.public_models)",
+            default_role="admin",
+        ),
         Action("models.manage", "List and delete every workspace model", default_role="admin"),
     ]
 

@@ -47,7 +47,9 @@ def grants_from_list(access_grants: Iterable[dict[str, Any]]) -> set[GrantKey]:
     return {(g["principal_type"], g["principal_id"], g["permission"]) for g in access_grants}
 
 
-def requested_grants(values: dict[str, Any], fields_set: Iterable[str], *, creating: bool) -> set[GrantKey] | None:
+def requested_grants(
+    values: dict[str, Any], fields_set: Iterable[str], *, creating: bool
+) -> set[GrantKey] | None:
     """The grants a request asks for, or ``None`` when it leaves access unchanged.
 
     ``access_grants`` wins over ``access_control`` when both are given (the validator reports that).

@@ -8,6 +8,7 @@ list them all in ``errors``, so a client fixes everything in one round trip.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -79,23 +80,28 @@ async def semantic_problems(
     *,
     existing: WorkspaceModel | None,
     catalogue: Catalogue | None,
-    may_share_publicly: bool,
+    may_share_publicly: Callable[[], Awaitable[bool]],
 ) -> list[Problem]:
     """What the schema cannot see. ``existing`` is the model being updated (``None`` when creating);
-    ``catalogue`` enables the base-model existence check (validate only)."""
+    ``catalogue`` enables the base-model existence check (validate only); ``may_share_publicly`` is
+    asked only when the body makes the model public."""
     problems: list[Problem] = []
     creating = existing is None
     model_id = existing.id if existing is not None else values.get("id")
 
     if creating and isinstance(model_id, str):
         if model_id in RESERVED_IDS:
-            problems.append(Problem(("id",), f"{model_id!r} is reserved by the API; choose another id", "id_reserved"))
+            problems.append(
+                Problem(("id",), f"{model_id!r} is reserved by the API; choose another id", "id_reserved")
+            )
         elif await WorkspaceModel.exists(id=model_id):
             problems.append(Problem(("id",), MODEL_ID_TAKEN, TAKEN))
         elif catalogue is not None and model_id in catalogue.provider_ids and values.get("base_model_id"):
             problems.append(Problem(("id",), f"{MODEL_ID_TAKEN} (a base model has this id)", TAKEN))
     if not creating and "id" in fields_set and values.get("id") not in (None, model_id):
-        problems.append(Problem(("id",), "The id of a model cannot be changed; duplicate it instead", "id_immutable"))
+        problems.append(
+            Problem(("id",), "The id of a model cannot be changed; duplicate it instead", "id_immutable")
+        )
 
     if "base_model_id" in fields_set or creating:
         problems += await _base_model_problems(viewer, model_id, values.get("base_model_id"), catalogue)
@@ -106,10 +112,13 @@ async def semantic_problems(
     grants = requested_grants(values, fields_set, creating=creating)
     if grants:
         problems += await _principal_problems(grants, values, fields_set)
-        if not may_share_publicly and any(kind == "user" and pid == EVERYONE for kind, pid, _ in grants):
+        public = any(kind == "user" and pid == EVERYONE for kind, pid, _ in grants)
+        if public and not await may_share_publicly():
             where = "access_grants" if "access_grants" in fields_set else "access_control"
             problems.append(
-                Problem((where,), "You are not allowed to make a model public (sharing.public_models)", FORBIDDEN)
+                Problem(
+                    (where,), "You are not allowed to make a model public (sharing.public_models)", FORBIDDEN
+                )
             )
     return problems
 
@@ -119,7 +128,9 @@ def _conflicting_access(values: dict[str, Any], fields_set: set[str]) -> bool:
     carry both, in agreement, which is fine."""
     if not {"access_grants", "access_control"} <= fields_set or values.get("access_grants") is None:
         return False
-    return grants_from_list(values["access_grants"]) != grants_from_access_control(values.get("access_control"))
+    return grants_from_list(values["access_grants"]) != grants_from_access_control(
+        values.get("access_control")
+    )
 
 
 async def _base_model_problems(
@@ -153,19 +164,39 @@ async def _base_model_problems(
     if await query.exists():
         return []
     if catalogue.source == "providers" and not catalogue.complete:
-        catalogue.warnings.append(f"base_model_id {base_model_id!r} could not be confirmed: a provider did not answer.")
+        catalogue.warnings.append(
+            f"base_model_id {base_model_id!r} could not be confirmed: a provider did not answer."
+        )
         return []
-    where = "any LLM provider's models" if catalogue.source == "providers" else "the workspace models you can read"
-    return [Problem(("base_model_id",), f"Base model {base_model_id!r} was not found among {where}", "unknown_base_model")]
+    where = (
+        "any LLM provider's models"
+        if catalogue.source == "providers"
+        else "the workspace models you can read"
+    )
+    return [
+        Problem(
+            ("base_model_id",),
+            f"Base model {base_model_id!r} was not found among {where}",
+            "unknown_base_model",
+        )
+    ]
 
 
-async def _principal_problems(grants: set[GrantKey], values: dict[str, Any], fields_set: set[str]) -> list[Problem]:
+async def _principal_problems(
+    grants: set[GrantKey], values: dict[str, Any], fields_set: set[str]
+) -> list[Problem]:
     """Grants naming users or groups that do not exist: a typo would silently share with no one."""
     user_ids = {pid for kind, pid, _ in grants if kind == "user" and pid != EVERYONE}
     group_ids = {pid for kind, pid, _ in grants if kind == "group"}
     known_users = set(await User.filter(id__in=user_ids).values_list("id", flat=True)) if user_ids else set()
-    known_groups = set(await Group.filter(id__in=group_ids).values_list("id", flat=True)) if group_ids else set()
-    where = "access_grants" if "access_grants" in fields_set and values.get("access_grants") is not None else "access_control"
+    known_groups = (
+        set(await Group.filter(id__in=group_ids).values_list("id", flat=True)) if group_ids else set()
+    )
+    where = (
+        "access_grants"
+        if "access_grants" in fields_set and values.get("access_grants") is not None
+        else "access_control"
+    )
     problems = []
     for missing in sorted(user_ids - known_users):
         problems.append(Problem((where,), f"Unknown user id {missing!r}", "unknown_user"))

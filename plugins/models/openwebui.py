@@ -17,7 +17,7 @@ from quart_schema import validate_querystring, validate_request
 from colonnade.actors import Actor
 from colonnade.errors import ApiError
 from colonnade.permissions import require
-from colonnade.plugins.models.access import Viewer
+from colonnade.plugins.models.access import Viewer, grants_by_model
 from colonnade.plugins.models.models import WorkspaceModel
 from colonnade.plugins.models.schemas import (
     AccessUpdateForm,
@@ -27,7 +27,6 @@ from colonnade.plugins.models.schemas import (
     SearchQuery,
 )
 from colonnade.plugins.models.service import model_json
-from colonnade.plugins.models.access import grants_by_model
 from colonnade.plugins.models.views import json_body, service
 
 bp = Blueprint("models_v1", __name__)
@@ -69,11 +68,17 @@ async def read_model(query_args: IdQuery, actor: Actor) -> dict[str, Any]:
     return await service().render(await Viewer.load(actor), query_args.id)
 
 
+def missing_id() -> ApiError:
+    """The same 422 a body without ``id`` gets from schema validation."""
+    errors = [{"loc": ["id"], "msg": "Field required", "type": "missing"}]
+    return ApiError(422, "Invalid request: id: Field required", extra={"errors": errors})
+
+
 def _id_from(data: Any) -> str:
     """The model id from ``?id=`` (older clients) or the body's ``id`` (Open WebUI 0.12)."""
     model_id = request.args.get("id") or getattr(data, "id", None)
     if not model_id:
-        raise ApiError(422, "Invalid request: id: Field required", extra={"errors": [{"loc": ["id"], "msg": "Field required", "type": "missing"}]})
+        raise missing_id()
     return model_id
 
 
@@ -95,12 +100,11 @@ async def toggle_model(query_args: IdQuery, actor: Actor) -> dict[str, Any]:
 @require("models.read")
 @validate_request(AccessUpdateForm)
 async def update_access(data: AccessUpdateForm, actor: Actor) -> dict[str, Any]:
-    fields_set = set(data.model_fields_set)
-    if not fields_set & {"access_control", "access_grants"}:
-        # Open WebUI 0.12 sends access_grants; an absent list means "no grants", i.e. private.
+    values, fields_set = data.model_dump(), set(data.model_fields_set)
+    if "access_control" not in fields_set and values["access_grants"] is None:
+        # This route replaces the whole list: no access_grants (Open WebUI 0.12's field) means private.
+        values["access_grants"] = []
         fields_set.add("access_grants")
-    values = data.model_dump()
-    values["access_grants"] = values.get("access_grants") or ([] if "access_control" not in fields_set else None)
     return await service().set_access(await Viewer.load(actor), data.id, values, fields_set)
 
 
@@ -112,7 +116,7 @@ async def delete_model(actor: Actor):
     body = await json_body(required=False)
     model_id = request.args.get("id") or (body.get("id") if isinstance(body, dict) else None)
     if not isinstance(model_id, str) or not model_id:
-        raise ApiError(422, "Invalid request: id: Field required", extra={"errors": [{"loc": ["id"], "msg": "Field required", "type": "missing"}]})
+        raise missing_id()
     await service().delete(await Viewer.load(actor), model_id)
     return jsonify(True)
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
-from colonnade.errors import ApiError
+from colonnade.errors import ApiError, describe_validation_error
 from colonnade.plugins.models import checks
 from colonnade.plugins.models.access import (
     Viewer,
@@ -123,7 +124,9 @@ class ModelService:
         model, grants, write = await self.readable(viewer, model_id)
         return model_json(model, grants, write)
 
-    async def search(self, viewer: Viewer, query: SearchQuery, *, presets_only: bool = False) -> dict[str, Any]:
+    async def search(
+        self, viewer: Viewer, query: SearchQuery, *, presets_only: bool = False
+    ) -> dict[str, Any]:
         """``{"items": [...], "total": n}``: readable models matching every filter given."""
         models = WorkspaceModel.all()
         readable = viewer.readable()
@@ -173,7 +176,9 @@ class ModelService:
         if readable is not None:
             models = models.filter(readable)
         ids = Subquery(models.values("id"))
-        names = await ModelTag.filter(model_id__in=ids).distinct().order_by("name").values_list("name", flat=True)
+        names = (
+            await ModelTag.filter(model_id__in=ids).distinct().order_by("name").values_list("name", flat=True)
+        )
         return list(names)
 
     # -- writing ---------------------------------------------------------------------------------
@@ -186,7 +191,7 @@ class ModelService:
             fields_set,
             existing=None,
             catalogue=None,
-            may_share_publicly=await self.may_share_publicly(viewer),
+            may_share_publicly=lambda: self.may_share_publicly(viewer),
         )
         checks.raise_for(problems)
         grants = requested_grants(form.model_dump(), fields_set, creating=True) or set()
@@ -208,7 +213,11 @@ class ModelService:
                 await replace_tags(model)
         except IntegrityError:
             # Two creates of one id raced past the existence check.
-            raise ApiError(409, checks.MODEL_ID_TAKEN, extra={"errors": [{"loc": ["id"], "msg": checks.MODEL_ID_TAKEN, "type": checks.TAKEN}]}) from None
+            raise ApiError(
+                409,
+                checks.MODEL_ID_TAKEN,
+                extra={"errors": [{"loc": ["id"], "msg": checks.MODEL_ID_TAKEN, "type": checks.TAKEN}]},
+            ) from None
         await self.host.emit(ModelCreated(actor=viewer.actor, model_id=model.id))
         return await self.render(viewer, model.id)
 
@@ -223,7 +232,7 @@ class ModelService:
             fields_set,
             existing=model,
             catalogue=None,
-            may_share_publicly=await self.may_share_publicly(viewer),
+            may_share_publicly=lambda: self.may_share_publicly(viewer),
         )
         for key in ("name", "params", "meta", "is_active"):
             if key in fields_set and values.get(key) is None:
@@ -259,7 +268,9 @@ class ModelService:
         fields = tuple(changes) + (("access",) if grants is not None else ())
         await self.host.emit(ModelUpdated(actor=viewer.actor, model_id=model.id, fields=fields))
 
-    async def set_access(self, viewer: Viewer, model_id: str, values: dict[str, Any], fields_set: set[str]) -> dict[str, Any]:
+    async def set_access(
+        self, viewer: Viewer, model_id: str, values: dict[str, Any], fields_set: set[str]
+    ) -> dict[str, Any]:
         """Replace who may read and write (Open WebUI's ``/model/access/update``)."""
         model, _ = await self.writable(viewer, model_id)
         problems = await checks.semantic_problems(
@@ -268,7 +279,7 @@ class ModelService:
             fields_set - {"id", "base_model_id"},
             existing=model,
             catalogue=None,
-            may_share_publicly=await self.may_share_publicly(viewer),
+            may_share_publicly=lambda: self.may_share_publicly(viewer),
         )
         checks.raise_for(problems)
         grants = requested_grants(values, fields_set, creating=False)
@@ -290,18 +301,27 @@ class ModelService:
         await WorkspaceModel.all().delete()
         await self.host.emit(ModelDeleted(actor=viewer.actor, model_id="*"))
 
-    async def duplicate(self, viewer: Viewer, model_id: str, new_id: str | None, new_name: str | None) -> dict[str, Any]:
+    async def duplicate(
+        self, viewer: Viewer, model_id: str, new_id: str | None, new_name: str | None
+    ) -> dict[str, Any]:
         """A private copy owned by the caller. It holds what the caller can read: a read-only caller's
         copy has empty ``params``, so copying never reveals a system prompt."""
-        model, grants, write = await self.readable(viewer, model_id)
-        form = ModelForm(
-            id=new_id or await self._free_copy_id(model.id),
-            base_model_id=model.base_model_id,
-            name=new_name or f"{model.name} (Copy)"[:255],
-            params=model.params if write else {},
-            meta=model.meta,
-            is_active=model.is_active,
-        )
+        model, _, write = await self.readable(viewer, model_id)
+        try:
+            form = ModelForm(
+                id=new_id or await self._free_copy_id(model.id),
+                base_model_id=model.base_model_id,
+                name=new_name or f"{model.name} (Copy)"[:255],
+                params=model.params if write else {},
+                meta=model.meta,
+                is_active=model.is_active,
+            )
+        except ValidationError as error:
+            # Rows written before a schema tightened may not pass it any more: say so, never a 500.
+            detail, errors = describe_validation_error(error)
+            raise ApiError(
+                422, f"This model cannot be copied as it is. {detail}", extra={"errors": errors}
+            ) from None
         return await self.create(viewer, form)
 
     async def _free_copy_id(self, model_id: str) -> str:

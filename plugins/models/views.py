@@ -94,7 +94,7 @@ async def validate_model(query_args: ValidateQuery, actor: Actor) -> dict[str, A
             fields_set,
             existing=existing,
             catalogue=found,
-            may_share_publicly=await svc.may_share_publicly(viewer),
+            may_share_publicly=lambda: svc.may_share_publicly(viewer),
         )
     return {
         "valid": not problems,

@@ -100,7 +100,9 @@ def create_model(client: Any) -> Any:
     """``await create_model(caller, **body overrides)`` -> the created model's JSON (asserts 200)."""
 
     async def create(caller: Caller, model_id: str | None = None, **overrides: Any) -> dict[str, Any]:
-        response = await client.post("/api/models", json=_model_body(model_id, **overrides), headers=caller.headers)
+        response = await client.post(
+            "/api/models", json=_model_body(model_id, **overrides), headers=caller.headers
+        )
         assert response.status_code == 200, await response.get_data()
         return await response.get_json()
 

@@ -68,7 +68,9 @@ async def test_a_group_read_grant_allows_reading_but_not_writing(
     assert listed["items"][0]["write_access"] is False
 
 
-async def test_a_write_grant_allows_changing_and_deleting(client, creator, new_caller, make_group, create_model):
+async def test_a_write_grant_allows_changing_and_deleting(
+    client, creator, new_caller, make_group, create_model
+):
     writer = await new_caller("user")
     group_id = await make_group([writer])
     model = await create_model(creator, access_control={"write": {"group_ids": [group_id]}})
@@ -93,23 +95,33 @@ async def test_a_user_grant_in_open_webui_012_shape(client, creator, new_caller,
     assert (await client.get(f"/api/models/{model['id']}", headers=reader.headers)).status_code == 200
 
 
-async def test_public_models_need_the_sharing_permission(client, creator, admin, new_caller, make_group, model_body):
-    response = await client.post("/api/models", json=model_body("public", access_control=None), headers=creator.headers)
+async def test_public_models_need_the_sharing_permission(
+    client, creator, admin, new_caller, make_group, model_body
+):
+    response = await client.post(
+        "/api/models", json=model_body("public", access_control=None), headers=creator.headers
+    )
     assert response.status_code == 403
     assert (await client.get("/api/models/public", headers=admin.headers)).status_code == 404
 
-    response = await client.post("/api/models", json=model_body("public", access_control=None), headers=admin.headers)
+    response = await client.post(
+        "/api/models", json=model_body("public", access_control=None), headers=admin.headers
+    )
     assert response.status_code == 200
     assert (await response.get_json())["access_control"] is None
     anyone = await new_caller("user")
     response = await client.get("/api/models/public", headers=anyone.headers)
     assert response.status_code == 200
     assert (await response.get_json())["write_access"] is False
-    assert (await client.post("/api/models/public", json={"name": "x"}, headers=anyone.headers)).status_code == 403
+    assert (
+        await client.post("/api/models/public", json={"name": "x"}, headers=anyone.headers)
+    ).status_code == 403
 
     sharer = await new_caller("user")
     await make_group([sharer], {"workspace": {"models": True}, "sharing": {"public_models": True}})
-    response = await client.post("/api/models", json=model_body("public-2", access_control=None), headers=sharer.headers)
+    response = await client.post(
+        "/api/models", json=model_body("public-2", access_control=None), headers=sharer.headers
+    )
     assert response.status_code == 200
 
 
@@ -151,3 +163,19 @@ async def test_a_reader_cannot_widen_access(client, creator, new_caller, make_gr
     assert response.status_code == 403
     seen = await (await client.get(f"/api/models/{model['id']}", headers=creator.headers)).get_json()
     assert seen["access_control"] == model["access_control"]
+
+
+async def test_a_deleted_models_grants_do_not_outlive_it(
+    client, creator, new_caller, make_group, create_model, model_body
+):
+    reader = await new_caller("user")
+    group_id = await make_group([reader])
+    await create_model(creator, "reused", access_control={"read": {"group_ids": [group_id]}})
+    assert (await client.delete("/api/models/reused", headers=creator.headers)).status_code == 200
+    recreated = await create_model(creator, "reused", meta={"tags": [{"name": "fresh"}]})
+    assert recreated["access_grants"] == []
+    assert (await client.get("/api/models/reused", headers=reader.headers)).status_code == 404
+    response = await client.get(
+        "/api/models/search", query_string={"tag": "support"}, headers=creator.headers
+    )
+    assert (await response.get_json())["total"] == 0

@@ -105,7 +105,9 @@ async def test_bad_update_bodies_are_refused_and_change_nothing(client, creator,
 async def test_update_of_non_json_body_is_a_4xx(client, creator, create_model):
     created = await create_model(creator)
     url = f"/api/models/{created['id']}"
-    response = await client.post(url, data="name=x", headers={**creator.headers, "Content-Type": "text/plain"})
+    response = await client.post(
+        url, data="name=x", headers={**creator.headers, "Content-Type": "text/plain"}
+    )
     assert 400 <= response.status_code < 500
     assert await (await client.get(url, headers=creator.headers)).get_json() == created
 
@@ -144,7 +146,9 @@ async def test_create_without_a_body_or_name_is_a_4xx(client, creator):
 
 async def test_taken_and_reserved_ids(client, creator, create_model, model_body):
     await create_model(creator, "taken")
-    response = await client.post("/api/models", json=model_body("taken", name="Other"), headers=creator.headers)
+    response = await client.post(
+        "/api/models", json=model_body("taken", name="Other"), headers=creator.headers
+    )
     assert response.status_code == 409
     assert "already registered" in (await response.get_json())["detail"]
     model = await (await client.get("/api/models/taken", headers=creator.headers)).get_json()
@@ -190,7 +194,9 @@ async def test_only_admins_decorate_a_base_model_without_base_model_id(client, c
 
 
 async def test_a_model_cannot_be_its_own_base(client, creator, model_body):
-    response = await client.post("/api/models", json=model_body("loop", base_model_id="loop"), headers=creator.headers)
+    response = await client.post(
+        "/api/models", json=model_body("loop", base_model_id="loop"), headers=creator.headers
+    )
     assert response.status_code == 422
     assert (await response.get_json())["errors"][0]["type"] == "self_reference"
 

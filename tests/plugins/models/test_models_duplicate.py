@@ -34,12 +34,18 @@ async def test_duplicate_takes_an_id_and_name(client, creator, create_model):
     assert response.status_code == 200
     copy = await response.get_json()
     assert (copy["id"], copy["name"]) == ("writer-fr", "Rédacteur")
-    response = await client.post("/api/models/writer/duplicate", json={"id": "writer-fr"}, headers=creator.headers)
+    response = await client.post(
+        "/api/models/writer/duplicate", json={"id": "writer-fr"}, headers=creator.headers
+    )
     assert response.status_code == 409
-    response = await client.post("/api/models/writer/duplicate", json={"id": "has space"}, headers=creator.headers)
+    response = await client.post(
+        "/api/models/writer/duplicate", json={"id": "has space"}, headers=creator.headers
+    )
     assert response.status_code == 422
     response = await client.post(
-        "/api/models/writer/duplicate", data="{not json", headers={**creator.headers, "Content-Type": "application/json"}
+        "/api/models/writer/duplicate",
+        data="{not json",
+        headers={**creator.headers, "Content-Type": "application/json"},
     )
     assert response.status_code == 400
     search = await (await client.get("/api/models/search", headers=creator.headers)).get_json()

@@ -16,7 +16,9 @@ async def ids(client, caller, **params):
 
 @pytest_asyncio.fixture
 async def catalogue(creator, create_model):
-    await create_model(creator, "coder", name="Python Coder", meta={"tags": [{"name": "Code"}, {"name": "python"}]})
+    await create_model(
+        creator, "coder", name="Python Coder", meta={"tags": [{"name": "Code"}, {"name": "python"}]}
+    )
     await create_model(creator, "writer", name="Blog Writer", meta={"tags": [{"name": "writing"}]})
     await create_model(creator, "reviewer", name="Code Reviewer", base_model_id="qwen2.5-coder", meta={})
 
@@ -38,7 +40,8 @@ async def test_search_orders_and_paginates(client, creator, catalogue):
     names = await ids(client, creator, order_by="name", direction="asc")
     assert names == ["writer", "reviewer", "coder"]  # Blog Writer, Code Reviewer, Python Coder
     response = await client.get(
-        "/api/models/search", query_string={"order_by": "name", "direction": "asc", "limit": 2, "page": 2},
+        "/api/models/search",
+        query_string={"order_by": "name", "direction": "asc", "limit": 2, "page": 2},
         headers=creator.headers,
     )
     page = await response.get_json()
@@ -48,12 +51,16 @@ async def test_search_orders_and_paginates(client, creator, catalogue):
 
 
 async def test_tags_follow_meta_updates(client, creator, catalogue):
-    await client.post("/api/models/writer", json={"meta": {"tags": [{"name": "Essays"}]}}, headers=creator.headers)
+    await client.post(
+        "/api/models/writer", json={"meta": {"tags": [{"name": "Essays"}]}}, headers=creator.headers
+    )
     assert await ids(client, creator, tag="writing") == []
     assert await ids(client, creator, tag="essays") == ["writer"]
 
 
-async def test_view_option_separates_own_and_shared(client, creator, new_caller, make_group, create_model, catalogue):
+async def test_view_option_separates_own_and_shared(
+    client, creator, new_caller, make_group, create_model, catalogue
+):
     other = await new_caller("user")
     group_id = await make_group([other, creator], {"workspace": {"models": True}})
     await create_model(other, "others", access_control={"read": {"group_ids": [group_id]}})
@@ -64,7 +71,14 @@ async def test_view_option_separates_own_and_shared(client, creator, new_caller,
 
 @pytest.mark.parametrize(
     "params",
-    [{"page": 0}, {"limit": 0}, {"limit": 1000}, {"order_by": "password"}, {"direction": "up"}, {"view_option": "all"}],
+    [
+        {"page": 0},
+        {"limit": 0},
+        {"limit": 1000},
+        {"order_by": "password"},
+        {"direction": "up"},
+        {"view_option": "all"},
+    ],
 )
 async def test_bad_search_parameters_are_4xx(client, creator, params):
     response = await client.get("/api/models/search", query_string=params, headers=creator.headers)

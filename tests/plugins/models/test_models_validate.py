@@ -13,7 +13,9 @@ pytestmark = pytest.mark.asyncio
 
 async def validate(client, caller, body, mode=None):
     query = {"mode": mode} if mode else {}
-    response = await client.post("/api/models/validate", json=body, query_string=query, headers=caller.headers)
+    response = await client.post(
+        "/api/models/validate", json=body, query_string=query, headers=caller.headers
+    )
     assert response.status_code == 200, await response.get_data()
     return await response.get_json()
 
@@ -75,7 +77,9 @@ async def test_shape_problems_of_the_whole_body(client, creator):
     assert response.status_code == 400
     response = await client.post("/api/models/validate", headers=creator.headers)
     assert response.status_code == 400
-    response = await client.post("/api/models/validate", json={}, query_string={"mode": "delete"}, headers=creator.headers)
+    response = await client.post(
+        "/api/models/validate", json={}, query_string={"mode": "delete"}, headers=creator.headers
+    )
     assert response.status_code == 422
 
 
@@ -83,7 +87,9 @@ async def test_update_mode_checks_the_model_named_by_id(client, creator, new_cal
     await create_model(creator, "mine")
     report = await validate(client, creator, {"id": "mine", "name": "Renamed"}, mode="update")
     assert report["valid"] is True
-    report = await validate(client, creator, {"id": "mine", "params": {"top_p": 3}, "name": ""}, mode="update")
+    report = await validate(
+        client, creator, {"id": "mine", "params": {"top_p": 3}, "name": ""}, mode="update"
+    )
     assert problems(report) == [("name", "string_too_short"), ("params.top_p", "less_than_equal")]
     other = await new_caller("user")
     report = await validate(client, other, {"id": "mine", "name": "x"}, mode="update")

@@ -160,7 +160,7 @@ class AuthService:
         if not ok or user is None or not user.active:
             await self.account_attempts.record_failure(email)
             await self.address_attempts.record_failure(address)
-            raise ApiError(401, messages.INVALID_CRED)
+            raise ApiError(401, messages.INVALID_CRED, headers={"WWW-Authenticate": "Bearer"})
         await self.account_attempts.reset(email)
         if self.passwords.needs_rehash(user.password_hash):
             user.password_hash = await self.passwords.hash(password)

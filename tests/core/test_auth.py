@@ -185,6 +185,7 @@ async def test_wrong_password_and_unknown_account_get_the_same_answer(client, pr
         assert response.status_code == 401
         assert await response.get_json() == {"detail": INVALID_CRED}
         assert "Set-Cookie" not in response.headers
+        assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
 async def test_no_credential_is_401_not_authenticated(app):

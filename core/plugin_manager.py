@@ -242,10 +242,45 @@ def _check_pending(pm: ColonnadePluginManager) -> None:
     except pluggy.PluginValidationError as error:
         plugin_name = pm.get_name(error.plugin) or _plugin_name(error.plugin)
         hook = str(error).split("'")[1] if "'" in str(error) else "a hook"
+        owner = _unloaded_owner_of(pm, hook)
+        if owner is not None:
+            state = "blocked" if pm.is_blocked(owner) else "not loaded"
+            raise StartupError(
+                f"plugin {plugin_name!r} implements {hook}, which belongs to plugin {owner!r} ({state}); "
+                f"enable {owner!r} or block {plugin_name!r}"
+            ) from None
         raise StartupError(
             f"plugin {plugin_name!r} implements {hook}, which no loaded plugin defines; "
             f"enable the feature plugin that owns {hook} or block {plugin_name!r}"
         ) from None
+
+
+def _unloaded_owner_of(pm: ColonnadePluginManager, hook: str) -> str | None:
+    """The installed but unloaded plugin whose ``hookspecs.py`` defines ``hook``, found without importing it.
+
+    Only for the error message: a blocked plugin must stay unimported, so its specs are read as text.
+    """
+    import ast
+    import importlib.util
+
+    for name, entry_point in sorted(pm.entry_points.items()):
+        if name in pm.infos:
+            continue
+        try:
+            spec = importlib.util.find_spec(entry_point.module)  # imports parents only, not the plugin
+        except (ImportError, ValueError):
+            continue
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        for location in locations:
+            path = os.path.join(location, "hookspecs.py")
+            try:
+                with open(path, encoding="utf-8") as source:
+                    tree = ast.parse(source.read())
+            except (OSError, SyntaxError):
+                continue
+            if any(isinstance(node, ast.FunctionDef) and node.name == hook for node in tree.body):
+                return name
+    return None
 
 
 TRACE_LOGGER = "colonnade.trace"

@@ -50,7 +50,8 @@ import colonnade_dependency_that_is_not_installed  # noqa: F401
 def fake_distribution(tmp_path, monkeypatch):
     """``fake_distribution("colonnade-hello", {"hello": HELLO})`` installs a distribution on ``sys.path``.
 
-    Each plugin ``name`` becomes the module ``colonnade_<name>`` and the entry point ``name`` in the group
+    Each plugin ``name`` becomes the module ``colonnade_<name>`` (a package when its source is a
+    ``{file name: source}`` dict) and the entry point ``name`` in the group
     ``colonnade.plugins``. Modules it imported and ``importlib``'s caches are cleared at teardown, so no
     test sees another test's distributions.
     """
@@ -69,7 +70,12 @@ def fake_distribution(tmp_path, monkeypatch):
         lines = ["[colonnade.plugins]"]
         for name, source in plugins.items():
             module = f"colonnade_{name}"
-            (root / f"{module}.py").write_text(textwrap.dedent(source))
+            if isinstance(source, dict):  # a package: {file name: source}
+                (root / module).mkdir()
+                for file_name, text in source.items():
+                    (root / module / file_name).write_text(textwrap.dedent(text))
+            else:
+                (root / f"{module}.py").write_text(textwrap.dedent(source))
             lines.append(f"{name} = {module}")
             modules.append(module)
         (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
@@ -249,6 +255,39 @@ async def test_a_hook_nobody_specifies_is_reported_by_check_pending(make_app):
     assert str(caught.value) == (
         "plugin 'orphan_engine' implements register_image_engines, which no loaded plugin defines; "
         "enable the feature plugin that owns register_image_engines or block 'orphan_engine'"
+    )
+
+
+WIDGETS_FEATURE = {
+    "__init__.py": 'raise RuntimeError("a plugin that is not loaded must never be imported")\n',
+    "hookspecs.py": """
+        from colonnade import hookspec
+
+
+        @hookspec
+        def register_widgets(host):
+            \"\"\"Register widgets.\"\"\"
+    """,
+}
+
+
+class WidgetMaker:
+    __name__ = "widget_maker"
+
+    @hookimpl
+    def register_widgets(self, host):
+        return []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("block", "state"), [([], "not loaded"), (["widgets"], "blocked")])
+async def test_the_feature_owning_an_unspecified_hook_is_named(make_app, fake_distribution, block, state):
+    fake_distribution("colonnade-widgets", {"widgets": WIDGETS_FEATURE})
+    with pytest.raises(StartupError) as caught:
+        await make_app(plugins=[WidgetMaker()], block_plugins=block)
+    assert str(caught.value) == (
+        f"plugin 'widget_maker' implements register_widgets, which belongs to plugin 'widgets' ({state}); "
+        "enable 'widgets' or block 'widget_maker'"
     )
 
 

@@ -94,7 +94,16 @@ class ColonnadePluginManager(pluggy.PluginManager):
 
 
 def _plugin_name(plugin: Any) -> str:
-    return getattr(plugin, "name", None) or getattr(plugin, "__name__", None) or type(plugin).__name__
+    """The name an object passed as ``create_app(plugins=[...])`` registers under.
+
+    A string ``name`` attribute, else ``__name__`` (a module's last dotted part, or a class attribute
+    ``__name__ = "weather"`` on a plugin object), else the class name.
+    """
+    for attribute in ("name", "__name__"):
+        value = getattr(plugin, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(plugin).__name__
 
 
 def make_plugin_manager(settings: Settings, extra: tuple[Any, ...] | list[Any] = ()) -> ColonnadePluginManager:

@@ -244,3 +244,13 @@ async def test_failure_to_record_the_upload_deletes_its_bytes(files_app, auth_he
     assert await response.get_json() == {"detail": "Internal server error"}
     monkeypatch.undo()
     await assert_nothing_kept(files)
+
+
+async def test_a_stalled_upload_is_abandoned_with_408(files_app, auth_headers):
+    files = await files_app({"idle_timeout": 0.01})
+    headers = await auth_headers(files.app)
+    # The client sends the start of the file and then nothing: no sleep here, the server gives up.
+    response = await stream_upload(files, headers, [file_head(), b"partial" * 1000], complete=False)
+    assert response.status_code == 408
+    assert await response.get_json() == {"detail": "The upload stalled: no data arrived in time"}
+    await assert_nothing_kept(files)

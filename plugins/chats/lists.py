@@ -203,10 +203,11 @@ async def import_chats(data: ImportForm, actor: Actor):
             for key in ("created_at", "updated_at"):
                 if getattr(item, key) is not None:
                     columns[key] = getattr(item, key)
-            chat = await store.create_chat(
-                actor, item.chat, folder_id=item.folder_id, variables=item.variables, **columns
+            created.append(
+                await store.create_chat(
+                    actor, item.chat, folder_id=item.folder_id, variables=item.variables, **columns
+                )
             )
-            created.append(chat)
-    for chat in created:
+    for chat, _ in created:
         await emit(ChatCreated(actor=actor, chat_id=chat.id, user_id=chat.user_id))
-    return jsonify([await store.chat_json(chat) for chat in created])
+    return jsonify([await store.chat_json(chat, conversation=rows) for chat, rows in created])

@@ -74,9 +74,12 @@ async def create_chat(
     folder_id: str | None = None,
     variables: Mapping[str, Any] | None = None,
     **columns: Any,
-) -> Chat:
+) -> tuple[Chat, messages.Conversation]:
     """Store a new chat and its messages in one transaction. The row id is always new: Open WebUI
-    does not trust ``chat.id`` from the client either."""
+    does not trust ``chat.id`` from the client either.
+
+    :return: The chat and its messages as stored, so the response needs no second read.
+    """
     doc = dict(document)
     title = title_of(doc, "New Chat")
     records, current = split_document(doc, actor)
@@ -101,7 +104,8 @@ async def create_chat(
             **values,
         )
         await messages.insert_all(chat.id, records, stamp)
-    return chat
+    rows = [(r.message_id, r.parent_id, r.role, r.content, r.data) for r in records]
+    return chat, messages.Conversation(rows)
 
 
 async def update_chat(
@@ -133,12 +137,16 @@ async def update_chat(
     return chat
 
 
-async def chat_json(chat: Chat, *, actor: Any = None) -> dict[str, Any]:
+async def chat_json(
+    chat: Chat, *, actor: Any = None, conversation: messages.Conversation | None = None
+) -> dict[str, Any]:
     """Open WebUI's ``ChatResponse``, with ``chat.history`` assembled from the message rows.
 
     :param actor: The reader, on a GET by id: adds ``chat.share_mode`` as Open WebUI does.
+    :param conversation: The chat's messages when the caller has them already.
     """
-    conversation = await messages.load(chat.id)
+    if conversation is None:
+        conversation = await messages.load(chat.id)
     history_messages = conversation.messages()
     doc = {**chat.chat, "id": chat.id, "title": chat.title}
     doc["history"] = {"messages": history_messages, "currentId": chat.current_message_id}

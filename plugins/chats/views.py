@@ -77,9 +77,11 @@ async def list_chats(query_args: ChatListQuery, actor: Actor):
 
 
 async def create(data: ChatForm, actor: Actor) -> dict[str, Any]:
-    chat = await store.create_chat(actor, data.chat, folder_id=data.folder_id, variables=data.variables)
+    chat, conversation = await store.create_chat(
+        actor, data.chat, folder_id=data.folder_id, variables=data.variables
+    )
     await emit(ChatCreated(actor=actor, chat_id=chat.id, user_id=chat.user_id))
-    return await store.chat_json(chat)
+    return await store.chat_json(chat, conversation=conversation)
 
 
 @bp.post("")

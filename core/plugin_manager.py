@@ -142,6 +142,7 @@ def make_plugin_manager(settings: Settings, extra: tuple[Any, ...] | list[Any] =
 
     _check_requires(pm)
     _check_pending(pm)
+    _check_firstresult_impls_are_sync(pm)
     return pm
 
 
@@ -262,6 +263,27 @@ def _check_pending(pm: ColonnadePluginManager) -> None:
             f"plugin {plugin_name!r} implements {hook}, which no loaded plugin defines; "
             f"enable the feature plugin that owns {hook} or block {plugin_name!r}"
         ) from None
+
+
+def _check_firstresult_impls_are_sync(pm: ColonnadePluginManager) -> None:
+    """Refuse ``async def`` implementations of ``firstresult`` hooks (STYLE.md B1).
+
+    Pluggy would take the coroutine object as the first result even when it resolves to ``None``,
+    so the later implementations would silently never run.
+    """
+    import inspect
+
+    for caller in pm.hook.__dict__.values():
+        spec = getattr(caller, "spec", None)
+        if spec is None or not spec.opts.get("firstresult"):
+            continue
+        for impl in caller.get_hookimpls():
+            if inspect.iscoroutinefunction(impl.function) or inspect.isasyncgenfunction(impl.function):
+                raise StartupError(
+                    f"plugin {impl.plugin_name!r} implements {caller.name} with async def, but the first "
+                    f"result of {caller.name} wins: make it a plain function that returns None to decline "
+                    f"(or an awaitable to accept)"
+                )
 
 
 def _unloaded_owner_of(pm: ColonnadePluginManager, hook: str) -> str | None:

@@ -16,7 +16,7 @@ import textwrap
 import pytest
 from quart import Blueprint
 
-from colonnade import StartupError, hookimpl
+from colonnade import StartupError, hookimpl, hookspec
 from colonnade.plugin_manager import ESSENTIAL_PLUGINS
 
 HELLO = '''
@@ -295,6 +295,40 @@ async def test_the_feature_owning_an_unspecified_hook_is_named(make_app, fake_di
 async def test_an_optional_hook_without_its_feature_is_fine(make_app):
     app = await make_app(plugins=[OptionalImageEngine()])
     host_of(app).pm.check_pending()
+
+
+class RoutingSpecs:
+    @hookspec(firstresult=True)
+    def route_widget(self, host, widget_id):
+        """Claim a widget id."""
+
+
+class RoutingFeature:
+    __name__ = "routing"
+
+    @hookimpl
+    def add_hookspecs(self, pm):
+        pm.add_hookspecs(RoutingSpecs)
+
+    @hookimpl
+    def route_widget(self, widget_id):
+        return "default" if widget_id else None
+
+
+class AsyncClaimer:
+    __name__ = "async_claimer"
+
+    @hookimpl
+    async def route_widget(self, widget_id):
+        return None
+
+
+@pytest.mark.asyncio
+async def test_async_implementations_of_firstresult_hooks_are_refused(make_app):
+    app = await make_app(plugins=[RoutingFeature()])
+    assert host_of(app).pm.hook.route_widget(host=host_of(app), widget_id="w1") == "default"
+    with pytest.raises(StartupError, match="plugin 'async_claimer' implements route_widget with async def"):
+        await make_app(plugins=[RoutingFeature(), AsyncClaimer()])
 
 
 def _route_plugin(name: str, path: str):

@@ -30,7 +30,8 @@ async def download(service: FileService, record: File, request: Any, *, attachme
     headers = {
         "Content-Type": record.content_type,
         "Content-Disposition": content_disposition(
-            "inline" if not attachment and shows_inline(record.content_type) else "attachment", record.filename
+            "inline" if not attachment and shows_inline(record.content_type) else "attachment",
+            record.filename,
         ),
         "Accept-Ranges": "bytes",
         "ETag": etag,

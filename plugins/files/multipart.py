@@ -120,7 +120,9 @@ class MultipartReader:
         try:
             self._decoder.receive_data(bytes(piece))
         except RequestEntityTooLarge:
-            raise MalformedMultipart("Malformed multipart body: no boundary or part headers too long") from None
+            raise MalformedMultipart(
+                "Malformed multipart body: no boundary or part headers too long"
+            ) from None
 
 
 def _reason(error: ValueError) -> str:

@@ -155,7 +155,8 @@ class FileService:
         return record
 
     def store_for(self, record: File) -> FileStore | None:
-        return self.stores[record.store] if record.store in self.stores else None
+        # Not .get(): NamedRegistry.get raises on an unknown name, and here unknown means "gone".
+        return self.stores[record.store] if record.store in self.stores else None  # noqa: SIM401
 
     async def delete(self, actor: Actor | None, record: File) -> None:
         """Delete the record, then its bytes (a failure there leaves unreachable bytes, logged)."""

@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import xml.etree.ElementTree as ElementTree
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from xml.etree import ElementTree
 
 from colonnade.errors import StartupError
 from colonnade.plugins.files.stores import StoreError, check_key
@@ -58,7 +58,7 @@ class S3Store:
         ]
         if missing:
             raise StartupError(
-                f"[plugins.files] store = \"s3\" needs plugins.files.s3.{missing[0]}"
+                f'[plugins.files] store = "s3" needs plugins.files.s3.{missing[0]}'
                 + (f" (and {', '.join(missing[1:])})" if missing[1:] else "")
             )
 
@@ -108,7 +108,9 @@ class S3Store:
                 return
             if response.status_code not in (200, 206):
                 await response.aread()
-                raise StoreError(f"s3 store: GET answered {response.status_code} {_error_code(response.content)}")
+                raise StoreError(
+                    f"s3 store: GET answered {response.status_code} {_error_code(response.content)}"
+                )
             async for data in response.aiter_bytes():
                 yield data
         finally:
@@ -126,7 +128,9 @@ class S3Store:
     # -- S3 operations ---------------------------------------------------------------------------------
 
     async def _create_multipart(self, key: str, content_type: str) -> str:
-        response = await self._send("POST", key, params={"uploads": ""}, headers={"content-type": content_type})
+        response = await self._send(
+            "POST", key, params={"uploads": ""}, headers={"content-type": content_type}
+        )
         upload_id = _xml_text(response.content, "UploadId")
         if not upload_id:
             raise StoreError("s3 store: CreateMultipartUpload answered without an UploadId")
@@ -204,14 +208,18 @@ class S3Store:
         accept: tuple[int, ...] = (200,),
     ) -> httpx.Response:
         # Hashing a part (megabytes) in a thread keeps the event loop responsive; hashlib releases the GIL.
-        digest = await asyncio.to_thread(lambda: hashlib.sha256(body).hexdigest()) if len(body) > 65536 else None
+        digest = (
+            await asyncio.to_thread(lambda: hashlib.sha256(body).hexdigest()) if len(body) > 65536 else None
+        )
         request = self._build(method, key, params=params, headers=headers, body=body, payload_sha256=digest)
         try:
             response = await self._client().send(request)
         except Exception as error:
             raise StoreError(f"s3 store: {method} failed: {type(error).__name__}: {error}") from error
         if response.status_code not in accept:
-            raise StoreError(f"s3 store: {method} answered {response.status_code} {_error_code(response.content)}")
+            raise StoreError(
+                f"s3 store: {method} answered {response.status_code} {_error_code(response.content)}"
+            )
         return response
 
 

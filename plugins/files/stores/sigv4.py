@@ -23,7 +23,10 @@ def uri_encode(value: str, *, keep_slash: bool) -> str:
 
 
 def canonical_query(params: dict[str, str]) -> str:
-    pairs = sorted((uri_encode(key, keep_slash=False), uri_encode(value, keep_slash=False)) for key, value in params.items())
+    pairs = sorted(
+        (uri_encode(key, keep_slash=False), uri_encode(value, keep_slash=False))
+        for key, value in params.items()
+    )
     return "&".join(f"{key}={value}" for key, value in pairs)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest_asyncio
+
 from files_helpers import Files
 
 

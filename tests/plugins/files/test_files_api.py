@@ -39,7 +39,10 @@ async def test_upload_list_download_delete_on_the_spec_paths(files_app, auth_hea
     assert await download.get_data() == data
     assert download.headers["Content-Type"] == "text/plain"
     assert download.headers["Content-Length"] == str(len(data))
-    assert download.headers["Content-Disposition"] == "inline; filename=\"notes.txt\"; filename*=UTF-8''notes.txt"
+    assert (
+        download.headers["Content-Disposition"]
+        == "inline; filename=\"notes.txt\"; filename*=UTF-8''notes.txt"
+    )
     assert download.headers["ETag"] == f'"{hashlib.sha256(data).hexdigest()}"'
     assert download.headers["Accept-Ranges"] == "bytes"
     assert download.headers["X-Content-Type-Options"] == "nosniff"
@@ -59,8 +62,12 @@ async def test_open_webui_paths_and_shapes(files_app, auth_headers):
     files = await files_app()
     headers = await auth_headers(files.app)
     response = await files.upload(
-        headers, b"%PDF-1.4 fake", filename="report.pdf", content_type="application/pdf",
-        metadata=b'{"chat_id": "c1"}', path="/api/v1/files/",
+        headers,
+        b"%PDF-1.4 fake",
+        filename="report.pdf",
+        content_type="application/pdf",
+        metadata=b'{"chat_id": "c1"}',
+        path="/api/v1/files/",
     )
     assert response.status_code == 200
     record = await response.get_json()
@@ -154,7 +161,9 @@ async def test_authentication_and_role_are_required(files_app, auth_headers):
     files = await files_app()
     assert (await files.client.get("/api/files")).status_code == 401
     unauthenticated = await files.client.post(
-        "/api/files", data=multipart_body([("file", "a.txt", "text/plain", b"x")]), headers=multipart_headers({})
+        "/api/files",
+        data=multipart_body([("file", "a.txt", "text/plain", b"x")]),
+        headers=multipart_headers({}),
     )
     assert unauthenticated.status_code == 401
     pending = await auth_headers(files.app, role="pending")
@@ -166,7 +175,11 @@ async def test_authentication_and_role_are_required(files_app, auth_headers):
 async def test_unknown_ids_are_404(files_app, auth_headers):
     files = await files_app()
     headers = await auth_headers(files.app)
-    for path in ("/api/files/nope", "/api/files/" + "x" * 300, "/api/v1/files/00000000-0000-0000-0000-000000000000"):
+    for path in (
+        "/api/files/nope",
+        "/api/files/" + "x" * 300,
+        "/api/v1/files/00000000-0000-0000-0000-000000000000",
+    ):
         assert (await files.client.get(path, headers=headers)).status_code == 404
 
 
@@ -217,7 +230,9 @@ async def test_unsatisfiable_range_is_416(files_app, auth_headers):
     headers = await auth_headers(files.app)
     file_id = (await (await files.upload(headers, DIGITS)).get_json())["id"]
     for header in ("bytes=100-", "bytes=500-600", "bytes=-0"):
-        response = await files.client.get(f"/api/v1/files/{file_id}/content", headers={**headers, "Range": header})
+        response = await files.client.get(
+            f"/api/v1/files/{file_id}/content", headers={**headers, "Range": header}
+        )
         assert response.status_code == 416, header
         assert response.headers["Content-Range"] == "bytes */100"
         assert await response.get_json() == {"detail": "Range not satisfiable"}
@@ -245,5 +260,9 @@ async def test_empty_file_round_trip(files_app, auth_headers):
     assert record["meta"]["size"] == 0
     assert record["meta"]["content_type"] == "application/octet-stream"
     response = await files.client.get(f"/api/files/{record['id']}", headers=headers)
-    assert (response.status_code, response.headers["Content-Length"], await response.get_data()) == (200, "0", b"")
+    assert (response.status_code, response.headers["Content-Length"], await response.get_data()) == (
+        200,
+        "0",
+        b"",
+    )
     assert response.headers["Content-Disposition"].startswith("attachment;")

@@ -86,7 +86,9 @@ async def test_hook_register_file_stores(files_app, auth_headers):
     assert store.objects == {}
 
 
-async def test_files_stay_readable_from_their_store_after_the_default_changes(files_app, auth_headers, make_app):
+async def test_files_stay_readable_from_their_store_after_the_default_changes(
+    files_app, auth_headers, make_app
+):
     files = await files_app()
     headers = await auth_headers(files.app)
     record = await (await files.upload(headers, b"on disk")).get_json()
@@ -94,8 +96,13 @@ async def test_files_stay_readable_from_their_store_after_the_default_changes(fi
     files.service.stores.add("memory", store)
     files.service.store = store  # as if restarted with store = "memory"
     newer = await (await files.upload(headers, b"in memory")).get_json()
-    assert await (await files.client.get(f"/api/files/{record['id']}", headers=headers)).get_data() == b"on disk"
-    assert await (await files.client.get(f"/api/files/{newer['id']}", headers=headers)).get_data() == b"in memory"
+    assert (
+        await (await files.client.get(f"/api/files/{record['id']}", headers=headers)).get_data() == b"on disk"
+    )
+    assert (
+        await (await files.client.get(f"/api/files/{newer['id']}", headers=headers)).get_data()
+        == b"in memory"
+    )
 
 
 async def test_a_store_failing_mid_upload_leaves_no_record_and_no_bytes(files_app, auth_headers):
@@ -150,10 +157,18 @@ async def test_uploads_and_deletes_emit_events(files_app, auth_headers):
     await files.client.delete(f"/api/files/{record['id']}", headers=headers)
     uploaded, deleted = recorder.events
     assert (uploaded.name, uploaded.file_id, uploaded.user_id, uploaded.filename, uploaded.size) == (
-        "files.uploaded", record["id"], record["user_id"], "a.txt", 5,
+        "files.uploaded",
+        record["id"],
+        record["user_id"],
+        "a.txt",
+        5,
     )
     assert uploaded.content_type == "text/plain" and uploaded.actor.id == record["user_id"]
-    assert (deleted.name, deleted.file_id, deleted.user_id) == ("files.deleted", record["id"], record["user_id"])
+    assert (deleted.name, deleted.file_id, deleted.user_id) == (
+        "files.deleted",
+        record["id"],
+        record["user_id"],
+    )
 
 
 async def test_refused_uploads_emit_nothing(files_app, auth_headers):

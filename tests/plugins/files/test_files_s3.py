@@ -93,7 +93,9 @@ async def test_s3_round_trip(files_app, auth_headers, s3_server, bucket):
     assert download.headers["Content-Length"] == str(len(data))
     part = await files.client.get(f"/api/files/{record['id']}", headers={**headers, "Range": "bytes=10-15"})
     assert (part.status_code, await part.get_data(), part.headers["Content-Range"]) == (
-        206, data[10:16], f"bytes 10-15/{len(data)}",
+        206,
+        data[10:16],
+        f"bytes 10-15/{len(data)}",
     )
 
     assert (await files.client.delete(f"/api/files/{record['id']}", headers=headers)).status_code == 200
@@ -124,7 +126,9 @@ async def test_s3_multipart_upload_of_a_big_file(files_app, auth_headers, s3_ser
 
 
 async def stream(files, headers, chunks, *, disconnect: bool):
-    async with files.client.request("/api/files", method="POST", headers=multipart_headers(headers)) as connection:
+    async with files.client.request(
+        "/api/files", method="POST", headers=multipart_headers(headers)
+    ) as connection:
         for chunk in chunks:
             await connection.send(chunk)
         await (connection.disconnect() if disconnect else connection.send_complete())
@@ -155,7 +159,9 @@ async def test_s3_too_large_is_413_and_aborted(files_app, auth_headers, s3_serve
     bucket_name, client = bucket
     files = await files_app({**s3_config(s3_server, bucket_name, part_size=5 * MIB), "max_size": 6 * MIB})
     headers = await auth_headers(files.app)
-    response = await stream(files, headers, [HEAD, *[b"p" * MIB] * 8, f"\r\n--{BOUNDARY}--\r\n".encode()], disconnect=False)
+    response = await stream(
+        files, headers, [HEAD, *[b"p" * MIB] * 8, f"\r\n--{BOUNDARY}--\r\n".encode()], disconnect=False
+    )
     assert response.status_code == 413
     assert await pending_multipart_uploads(client, bucket_name) == []
     assert await objects_in(client, bucket_name) == []
@@ -184,9 +190,15 @@ def test_sigv4_matches_the_aws_documentation_example():
     from colonnade.plugins.files.stores.sigv4 import EMPTY_SHA256, sign
 
     headers = sign(
-        "GET", "examplebucket.s3.amazonaws.com", "/test.txt", {}, {"Range": "bytes=0-9"},
-        payload_sha256=EMPTY_SHA256, access_key="AKIAIOSFODNN7EXAMPLE",
-        secret_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", region="us-east-1",
+        "GET",
+        "examplebucket.s3.amazonaws.com",
+        "/test.txt",
+        {},
+        {"Range": "bytes=0-9"},
+        payload_sha256=EMPTY_SHA256,
+        access_key="AKIAIOSFODNN7EXAMPLE",
+        secret_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        region="us-east-1",
         when=datetime(2013, 5, 24, tzinfo=UTC),
     )
     assert headers["authorization"] == (
@@ -215,8 +227,17 @@ def test_sigv4_matches_botocore(method, path, params, extra):
     digest = hashlib.sha256(body).hexdigest()
     when = datetime(2024, 2, 29, 12, 30, 45, tzinfo=UTC)
     ours = sign(
-        method, "127.0.0.1:9000", path, params, extra, payload_sha256=digest, access_key="AKID",
-        secret_key="SECRET", region="eu-west-1", when=when, session_token="TOKEN",
+        method,
+        "127.0.0.1:9000",
+        path,
+        params,
+        extra,
+        payload_sha256=digest,
+        access_key="AKID",
+        secret_key="SECRET",
+        region="eu-west-1",
+        when=when,
+        session_token="TOKEN",
     )
     query = canonical_query(params)
     request = AWSRequest(

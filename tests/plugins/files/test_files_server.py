@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+
 from files_helpers import BOUNDARY
 
 pytestmark = pytest.mark.asyncio

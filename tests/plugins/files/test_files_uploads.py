@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from colonnade.plugins.files.models import File
+
 from files_helpers import BOUNDARY, multipart_body, multipart_headers
 
 pytestmark = pytest.mark.asyncio
@@ -30,7 +31,9 @@ FILE_TAIL = f"\r\n--{BOUNDARY}--\r\n".encode()
 
 async def stream_upload(files, headers, chunks, *, complete=True, disconnect=False):
     """POST an upload whose body is sent chunk by chunk (no Content-Length), as a browser streams it."""
-    async with files.client.request("/api/files", method="POST", headers=multipart_headers(headers)) as connection:
+    async with files.client.request(
+        "/api/files", method="POST", headers=multipart_headers(headers)
+    ) as connection:
         for chunk in chunks:
             await connection.send(chunk)
         if disconnect:
@@ -49,7 +52,9 @@ async def test_too_large_while_streaming_is_413(files_app, auth_headers):
     chunks = [file_head(), *[b"x" * 30_000] * 5, FILE_TAIL]
     response = await stream_upload(files, headers, chunks)
     assert response.status_code == 413
-    assert (await response.get_json())["detail"].startswith("Oops! The file you're trying to upload is too large.")
+    assert (await response.get_json())["detail"].startswith(
+        "Oops! The file you're trying to upload is too large."
+    )
     await assert_nothing_kept(files)
 
 
@@ -98,10 +103,14 @@ async def test_content_type_not_allowed_is_415(files_app, auth_headers):
     assert refused.status_code == 415
     assert await refused.get_json() == {"detail": "File type text/plain is not allowed"}
     # A generic declared type falls back to the extension, which is checked too.
-    guessed = await files.upload(headers, b"<x/>", filename="page.html", content_type="application/octet-stream")
+    guessed = await files.upload(
+        headers, b"<x/>", filename="page.html", content_type="application/octet-stream"
+    )
     assert guessed.status_code == 415
     await assert_nothing_kept(files)
-    assert (await files.upload(headers, b"\x89PNG", filename="a.png", content_type="image/png")).status_code == 201
+    assert (
+        await files.upload(headers, b"\x89PNG", filename="a.png", content_type="image/png")
+    ).status_code == 201
     assert (await files.upload(headers, b"%PDF", filename="a.pdf", content_type=None)).status_code == 201
 
 
@@ -116,7 +125,9 @@ async def test_non_multipart_request_is_415(files_app, auth_headers):
 async def test_malformed_content_types_are_not_echoed(files_app, auth_headers):
     files = await files_app()
     headers = await auth_headers(files.app)
-    record = await (await files.upload(headers, b"x", filename="a.bin", content_type='text/"html" <x>')).get_json()
+    record = await (
+        await files.upload(headers, b"x", filename="a.bin", content_type='text/"html" <x>')
+    ).get_json()
     assert record["meta"]["content_type"] == "application/octet-stream"
 
 
@@ -168,7 +179,7 @@ async def test_download_names_are_encoded_for_headers(files_app, auth_headers):
         b"this is not multipart at all",
         file_head() + b"the body stops before the closing boundary",
         f"--{BOUNDARY}\r\nX-No-Disposition: 1\r\n\r\ndata\r\n--{BOUNDARY}--\r\n".encode(),
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n".encode()
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n'.encode()
         + b"X" * 300_000,  # headers that never end
         b"",
     ],
@@ -194,7 +205,9 @@ async def test_a_form_without_a_file_is_400(files_app, auth_headers):
     files = await files_app()
     headers = await auth_headers(files.app)
     for parts in ([("metadata", None, None, b"{}")], [("file", None, None, b"not a file: no filename")]):
-        response = await files.client.post("/api/files", data=multipart_body(parts), headers=multipart_headers(headers))
+        response = await files.client.post(
+            "/api/files", data=multipart_body(parts), headers=multipart_headers(headers)
+        )
         assert response.status_code == 400
         assert "part named 'file'" in (await response.get_json())["detail"]
     await assert_nothing_kept(files)
@@ -204,7 +217,9 @@ async def test_too_many_parts_is_400(files_app, auth_headers):
     files = await files_app()
     headers = await auth_headers(files.app)
     parts = [(f"field{number}", None, None, b"v") for number in range(40)]
-    response = await files.client.post("/api/files", data=multipart_body(parts), headers=multipart_headers(headers))
+    response = await files.client.post(
+        "/api/files", data=multipart_body(parts), headers=multipart_headers(headers)
+    )
     assert response.status_code == 400
 
 

@@ -47,6 +47,9 @@ class AttemptCounter:
         self._redis = redis
         self._namespace = namespace
         self._memory: dict[str, deque[float]] = {}
+        # Keys are dropped lazily when asked about again; a sweep also drops keys nobody asks about
+        # (an attacker spraying made-up emails), each time the table doubles past this size.
+        self._sweep_at = 10_000
 
     async def retry_after(self, key: str) -> int:
         """Seconds until ``key`` may try again; 0 when it may now."""
@@ -77,6 +80,14 @@ class AttemptCounter:
             await self._redis.expire(redis_key, self.window)
             return
         self._memory.setdefault(key, deque()).append(now)
+        if len(self._memory) >= self._sweep_at:
+            self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        """Forget every key whose attempts have all left the window."""
+        horizon = now - self.window
+        self._memory = {key: attempts for key, attempts in self._memory.items() if attempts[-1] > horizon}
+        self._sweep_at = max(10_000, 2 * len(self._memory))
 
     async def reset(self, key: str) -> None:
         if self._redis is not None:

@@ -8,17 +8,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from quart import Blueprint, current_app, jsonify, request
 from quart_schema import validate_request
 
 from colonnade.actors import Actor
 from colonnade.auth import messages
-from colonnade.auth.events import UserCreated, UserSignedIn, UserSignedOut, UserSignedUp
+from colonnade.auth.events import UserCreated, UserSignedIn, UserSignedOut, UserSignedUp, UserUpdated
 from colonnade.auth.models import ApiKey, Group, User, now
 from colonnade.auth.permission_tree import effective_permissions
 from colonnade.auth.service import AuthService, expires_in, user_json
-from colonnade.errors import ApiError
+from colonnade.errors import ApiError, describe_validation_error
 from colonnade.permissions import current_actor, require
 
 bp = Blueprint("auth", __name__)
@@ -64,6 +64,10 @@ class ProfileForm(BaseModel):
     timezone: str | None = Field(default=None, max_length=64)
 
 
+class TimezoneForm(BaseModel):
+    timezone: str = Field(min_length=1, max_length=64)
+
+
 class PasswordForm(BaseModel):
     password: str = Field(max_length=1024)
     new_password: str = Password
@@ -77,7 +81,7 @@ def service() -> AuthService:
     return current_app.extensions["colonnade"].state("auth").service
 
 
-async def session_body(user: User, token: str, expires_at: int) -> dict[str, Any]:
+async def session_body(user: User, token: str | None, expires_at: int | None) -> dict[str, Any]:
     """Open WebUI's ``SigninResult`` session shape."""
     groups = await Group.filter(members__id=user.id).values_list("permissions", flat=True)
     return {
@@ -107,6 +111,16 @@ async def start_session(user: User, status: int = 200):
         samesite=auth.settings.cookie_samesite.capitalize(),
     )
     return response
+
+
+async def optional_body(model: type[BaseModel]) -> Any:
+    """Validate a body that may be left out entirely (then every field takes its default)."""
+    body = await request.get_json() if request.is_json and await request.get_data() else {}
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        detail, errors = describe_validation_error(error)
+        raise ApiError(422, detail, extra={"errors": errors}) from None
 
 
 def client_address() -> str:
@@ -161,7 +175,8 @@ async def me(actor: Actor):
     if actor.credential != "session":
         raise ApiError(403, messages.HUMAN_SESSION_REQUIRED)
     user = await User.get(id=actor.id)
-    return await session_body(user, actor.extra["token"], actor.extra["exp"])
+    # An actor authenticated by another plugin's ``actor_from_request`` may carry no token of ours.
+    return await session_body(user, actor.extra.get("token"), actor.extra.get("exp"))
 
 
 @bp.post("/add")
@@ -196,7 +211,18 @@ async def update_profile(data: ProfileForm, actor: Actor):
         setattr(user, key, value)
     user.updated_at = now()
     await user.save(update_fields=[*changes, "updated_at"])
+    host = current_app.extensions["colonnade"]
+    await host.emit(UserUpdated(actor=actor, user_id=user.id, fields=tuple(changes)))
     return user_json(user)
+
+
+@bp.post("/update/timezone")
+@require()
+@validate_request(TimezoneForm)
+async def update_timezone(data: TimezoneForm, actor: Actor):
+    """Open WebUI's front-end reports the browser's time zone after sign-in."""
+    await User.filter(id=actor.id).update(timezone=data.timezone, updated_at=now())
+    return {"status": True}
 
 
 @bp.post("/update/password")
@@ -230,7 +256,7 @@ async def create_api_key(actor: Actor):
     auth = service()
     if not auth.settings.enable_api_keys:
         raise ApiError(403, messages.API_KEYS_DISABLED)
-    form = ApiKeyForm.model_validate(await request.get_json(silent=True) or {})
+    form = await optional_body(ApiKeyForm)
     api_key, key = await auth.create_api_key(await User.get(id=actor.id), form.name)
     return {**api_key_json(api_key), "api_key": key}, 201
 
@@ -252,4 +278,32 @@ def api_key_json(api_key: ApiKey) -> dict[str, Any]:
         "created_at": api_key.created_at,
         "last_used_at": api_key.last_used_at,
         "expires_at": api_key.expires_at,
+    }
+
+
+@bp.get("/admin/details")
+@require()
+async def admin_details(actor: Actor):
+    """Whom to ask for access: the primary admin's name and email (Open WebUI shows them to pending
+    accounts)."""
+    admin = await User.get_or_none(primary_marker=1)
+    if admin is None:
+        raise ApiError(404, messages.USER_NOT_FOUND)
+    return {"name": admin.name, "email": admin.email}
+
+
+@bp.get("/admin/config")
+@require("users.manage")
+async def admin_config(actor: Actor):
+    """The sign-up and key settings in Open WebUI's ``AdminConfig`` names, read-only: they come from
+    the ``[auth]`` section of the configuration file, which is the only place to change them."""
+    settings = service().settings
+    return {
+        "SHOW_ADMIN_DETAILS": True,
+        "ENABLE_SIGNUP": settings.enable_signup,
+        "ENABLE_LOGIN_FORM": True,
+        "ENABLE_API_KEYS": settings.enable_api_keys,
+        "ENABLE_API_KEYS_ENDPOINT_RESTRICTIONS": False,
+        "DEFAULT_USER_ROLE": settings.default_user_role,
+        "JWT_EXPIRES_IN": settings.jwt_expires_in,
     }

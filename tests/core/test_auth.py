@@ -382,3 +382,61 @@ async def test_the_configured_admin_is_created_at_start(make_app):
     assert (await User.get(id=session["id"])).is_primary_admin
     # Sign-ups that follow are ordinary users.
     assert (await (await signup(client)).get_json())["role"] == "user"
+
+
+# -- smaller routes Open WebUI's front-end calls -------------------------------------------------
+
+
+async def test_timezone_admin_details_and_admin_config(app):
+    client = app.test_client(use_cookies=False)
+    admin = await (await signup(client, "boss@example.com", name="Boss")).get_json()
+    user = await (await signup(client)).get_json()
+    headers = bearer(user["token"])
+
+    response = await client.post(
+        "/api/v1/auths/update/timezone", json={"timezone": "Europe/Paris"}, headers=headers
+    )
+    assert await response.get_json() == {"status": True}
+    assert (await User.get(id=user["id"])).timezone == "Europe/Paris"
+    assert (await client.post("/api/auth/update/timezone", json={}, headers=headers)).status_code == 422
+
+    details = await client.get("/api/v1/auths/admin/details", headers=headers)
+    assert await details.get_json() == {"name": "Boss", "email": "boss@example.com"}
+    assert (await client.get("/api/v1/auths/admin/details")).status_code == 401
+
+    assert (await client.get("/api/v1/auths/admin/config", headers=headers)).status_code == 403
+    config = await (await client.get("/api/v1/auths/admin/config", headers=bearer(admin["token"]))).get_json()
+    assert config["ENABLE_SIGNUP"] is True and config["DEFAULT_USER_ROLE"] == "user"
+    assert config["JWT_EXPIRES_IN"] == "4w"
+
+
+async def test_a_session_from_another_authentication_plugin(make_app):
+    """``/me`` works for an actor that another ``actor_from_request`` implementation vouches for."""
+    from colonnade import Actor, hookimpl
+
+    class TrustedHeader:
+        __name__ = "trusted_header"
+
+        @hookimpl
+        def actor_from_request(self, host, request):
+            email = request.headers.get("X-Test-Email")
+            if not email:
+                return None
+
+            async def lookup():
+                user = await User.get_or_none(email=email)
+                return Actor(id=user.id, role=user.role, email=user.email) if user else None
+
+            return lookup()
+
+    app = await make_app(plugins=[TrustedHeader()])
+    client = app.test_client(use_cookies=False)
+    email = new_email()
+    session = await (await signup(client, email)).get_json()
+    response = await client.get("/api/auth/me", headers={"X-Test-Email": email})
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert body["id"] == session["id"] and body["token"] is None
+    assert (
+        await client.get("/api/auth/me", headers={"X-Test-Email": "nobody@example.com"})
+    ).status_code == 401

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections import deque
 
 import jwt
 import pytest
@@ -265,3 +266,28 @@ async def test_password_hashing_runs_off_the_event_loop(app):
     # ``check_needs_rehash`` only parses the stored hash's parameters; hash and verify do the work.
     hashing = [ident for name, ident in threads if name in ("hash", "verify")]
     assert len(hashing) >= 3 and threading.get_ident() not in hashing
+
+
+async def test_api_key_bodies_are_validated(app):
+    client = app.test_client(use_cookies=False)
+    headers = bearer((await (await signup(client)).get_json())["token"])
+    for body, status in (({"name": "x" * 300}, 422), ([1], 422), ({"name": 5}, 422)):
+        response = await client.post("/api/auth/api_key", json=body, headers=headers)
+        assert response.status_code == status, body
+        assert (await response.get_json())["errors"]
+    malformed = await client.post(
+        "/api/auth/api_key", data=b"{", headers={**headers, "Content-Type": "application/json"}
+    )
+    assert malformed.status_code == 400
+    assert not await ApiKey.exists()
+
+
+async def test_attempt_counters_in_memory_forget_old_keys():
+    from colonnade.auth.stores import AttemptCounter
+
+    counter = AttemptCounter(limit=3, window=60)
+    for number in range(10_000):
+        counter._memory[f"old{number}@example.com"] = deque([time.time() - 120])
+    await counter.record_failure("new@example.com")
+    assert list(counter._memory) == ["new@example.com"]
+    assert await counter.retry_after("new@example.com") == 0

@@ -8,14 +8,12 @@ LLM provider (see ``base_models.py`` for the seam between the two).
 
 Implements: register_config_models, register_db_models, register_actions, register_events,
 register_blueprints, permission_allowed, startup.
-Config: ``[plugins.models]`` (see ``ModelsConfig``). Requires: nothing beyond the core.
+Config: ``[plugins.models]`` (see ``config.ModelsConfig``). Requires: nothing beyond the core.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from pydantic import BaseModel, Field
 
 from colonnade.actors import Action
 from colonnade.hookspecs import hookimpl
@@ -27,20 +25,10 @@ TREE_ACTIONS = {
 }
 
 
-class ModelsConfig(BaseModel):
-    """``[plugins.models]``."""
-
-    #: Let every user create workspace models, as if Open WebUI's ``workspace.models`` default were on;
-    #: otherwise only admins and members of a group granting ``workspace.models`` may.
-    users_can_create: bool = False
-    #: Let every user make a model public; otherwise admins and groups granting ``sharing.public_models``.
-    users_can_share_publicly: bool = False
-    #: Seconds each LLM provider gets to list its models when a body is validated.
-    provider_timeout: float = Field(10.0, gt=0, le=120)
-
-
 @hookimpl
-def register_config_models() -> dict[str, type[BaseModel]]:
+def register_config_models() -> dict[str, type]:
+    from colonnade.plugins.models.config import ModelsConfig
+
     return {"models": ModelsConfig}
 
 

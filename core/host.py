@@ -118,8 +118,13 @@ class Host:
             raise TypeError(f"event class {type(event).__name__} is not registered through register_events")
         # One implementation at a time: through pluggy, a sync observer that raises would end the whole
         # call and the observers after it would never see the event.
-        for impl in reversed(self.pm.hook.on_event.get_hookimpls()):
-            if impl.wrapper or impl.hookwrapper:
+        impls = [impl for impl in reversed(self.pm.hook.on_event.get_hookimpls()) if not impl.wrapper]
+        if self.pm.tracing:
+            logging.getLogger("colonnade.trace").warning(
+                "hook on_event(host, event) -> %s for %s", [impl.plugin_name for impl in impls], event.name
+            )
+        for impl in impls:
+            if impl.hookwrapper:
                 continue
             arguments = {"host": self, "event": event}
             try:

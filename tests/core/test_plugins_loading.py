@@ -413,6 +413,12 @@ async def test_trace_hooks_setting_logs_hook_calls(make_app, caplog):
     assert "hook register_config_models() -> ['listed'" in caplog.text
     assert "hook startup(host) -> ['listed']" in caplog.text
     assert "hook actor_from_request(host, request) -> " in caplog.text
+    assert "hook on_event(host, event) -> " not in caplog.text
+    from colonnade.auth.events import ALL_EVENTS
+
+    with caplog.at_level(logging.WARNING, logger="colonnade.trace"):
+        await host_of(app).emit(ALL_EVENTS[0]())
+    assert f"hook on_event(host, event) -> [] for {ALL_EVENTS[0].name}" in caplog.text
 
 
 @pytest.mark.asyncio

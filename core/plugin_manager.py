@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -190,6 +191,8 @@ def _load_entry_points(pm: ColonnadePluginManager, load_plugins: list[str]) -> N
     unknown = [name for name in wanted if name not in pm.entry_points]
     if unknown:
         missing(set(unknown))
+    for name in wanted:
+        _check_name(name)
     # Blocked plugins are never imported, so a broken plugin can be switched off by configuration.
     manager = NamedExtensionManager(
         ENTRY_POINT_GROUP,
@@ -210,6 +213,23 @@ def _load_entry_points(pm: ColonnadePluginManager, load_plugins: list[str]) -> N
             source = "built-in" if dist.name == BUILTIN_DISTRIBUTION else dist.name
             version = dist.version
         pm.register_plugin(extension.plugin, extension.name, source, version)
+
+
+PLUGIN_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+#: Top-level configuration sections; a plugin of that name would have no ``[plugins.<name>]`` of its own.
+RESERVED_NAMES = ("server", "database", "host", "plugins")
+
+
+def _check_name(name: str) -> None:
+    """A plugin's name is also its config section, URL segment, table prefix and action prefix."""
+    if not PLUGIN_NAME.fullmatch(name):
+        raise StartupError(
+            f"plugin name {name!r} is invalid: use lowercase letters, digits and underscores, starting "
+            f"with a letter (the name is also its config section, URL segment and table prefix)"
+        )
+    if name in RESERVED_NAMES:
+        raise StartupError(f"plugin name {name!r} is reserved for a core configuration section")
 
 
 def _dependencies_first(extensions: list[Any]) -> list[Any]:

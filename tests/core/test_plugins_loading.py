@@ -130,6 +130,14 @@ async def test_unknown_name_in_load_plugins_suggests_the_closest(make_app, fake_
         await make_app(load_plugins=["helo"])
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", ["Bad-Name", "server"])
+async def test_plugin_names_follow_the_naming_rule(make_app, fake_distribution, name):
+    fake_distribution("colonnade-oddly-named", {name: '"""A plugin with a name that cannot work."""\n'})
+    with pytest.raises(StartupError, match=f"plugin name '{name}' is (invalid|reserved)"):
+        await make_app(load_plugins=[name])
+
+
 # -- blocking ----------------------------------------------------------------------------------------
 
 

@@ -45,6 +45,10 @@ def faulty_blueprint() -> Blueprint:
     async def create(data: Item):
         return data.model_dump(), 201
 
+    @bp.get("/unserialisable")
+    async def unserialisable():
+        return {"value": object()}
+
     @bp.get("/users/<user_id>")
     async def user_by_id(user_id: str):
         from colonnade.auth.models import User
@@ -103,6 +107,14 @@ async def test_unexpected_exception_is_500_json_without_details(faulty_app, capl
     assert "hunter2" not in await response.get_data(as_text=True)
     # The operator still gets the traceback, in the log.
     assert any(record.exc_info and "hunter2" in str(record.exc_info[1]) for record in caplog.records)
+
+
+async def test_failures_outside_the_view_are_json_500_too(faulty_app):
+    # Tests run Quart in testing mode, which re-raises what escapes the handlers; production does not.
+    faulty_app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = await faulty_app.test_client().get("/api/faulty/unserialisable")
+    assert response.status_code == 500
+    assert await response.get_json() == {"detail": "Internal server error"}
 
 
 async def test_api_error_and_abort_keep_their_status_detail_and_headers(faulty_app):

@@ -127,7 +127,9 @@ class ColonnadeGroup(click.Group):
             except StartupError:
                 raise
             except Exception as error:
-                raise StartupError(f"plugin {impl.plugin_name!r} failed to register its commands: {error}") from error
+                raise StartupError(
+                    f"plugin {impl.plugin_name!r} failed to register its commands: {error}"
+                ) from error
             finally:
                 self._registering = None
 
@@ -161,9 +163,13 @@ def config_option(function: Any) -> Any:
 @config_option
 @click.option("--host", default=None, help="Address to listen on (server.host; default 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (server.port; default 8080).")
-@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (server.workers).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (server.workers)."
+)
 @click.pass_obj
-def serve(state: CliState, config: str | None, host: str | None, port: int | None, workers: int | None) -> None:
+def serve(
+    state: CliState, config: str | None, host: str | None, port: int | None, workers: int | None
+) -> None:
     """Serve the application with hypercorn until SIGTERM or SIGINT.
 
     Pending migrations are applied first (unless database.migrate_on_start is false).
@@ -183,12 +189,12 @@ def serve(state: CliState, config: str | None, host: str | None, port: int | Non
         serving.serve_in_process(state.create_app(settings), settings)
         return
     if state.plugins:
-        raise click.UsageError("plugin objects cannot be handed to spawned workers; serve them with --workers 1")
-    # Build once here so that a bad key or a broken plugin stops the start before any worker spawns.
-    app = state.create_app(settings)
-    if settings.database.migrate_on_start:
-        pm = app.extensions["colonnade"].pm
-        asyncio.run(_apply_migrations(settings, pm, lambda label: serving.log.info("applied migration %s", label)))
+        raise click.UsageError(
+            "plugin objects cannot be handed to spawned workers; serve them with --workers 1"
+        )
+    # Start once here (migrations, startup hooks), then stop: a bad key, a broken plugin or an unreachable
+    # database stops the start with one line before any worker spawns, and workers never race on migrations.
+    asyncio.run(serving.check_startup(state.create_app(settings)))
     environment = dict(overrides)
     if settings.source:
         environment["COLONNADE_CONFIG"] = str(Path(settings.source).resolve())
@@ -232,13 +238,17 @@ def migrate(state: CliState, config: str | None) -> None:
 @click.option("-n", "--name", default=None, help="Name the new migrations (instead of auto_<timestamp>).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when a migration is missing.")
 @click.pass_obj
-def makemigrations(state: CliState, config: str | None, app_labels: tuple[str, ...], name: str | None, check: bool) -> None:
+def makemigrations(
+    state: CliState, config: str | None, app_labels: tuple[str, ...], name: str | None, check: bool
+) -> None:
     """Generate migrations for model changes of the loaded plugins (every one, or the named ones)."""
     from colonnade import migrating
 
     state.use_config(config)
     created = asyncio.run(
-        migrating.make_migrations(state.settings(), state.plugin_manager(), app_labels, name=name, write=not check)
+        migrating.make_migrations(
+            state.settings(), state.plugin_manager(), app_labels, name=name, write=not check
+        )
     )
     if not created:
         click.echo("no changes detected")
@@ -298,7 +308,9 @@ def config_check(state: CliState, config: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(effective, indent=2))
     else:
-        click.echo(f"# effective configuration ({settings.source or 'defaults and environment'}), secrets redacted")
+        click.echo(
+            f"# effective configuration ({settings.source or 'defaults and environment'}), secrets redacted"
+        )
         click.echo(config_output.to_toml(effective), nl=False)
 
 
@@ -328,7 +340,9 @@ def main(argv: Sequence[str] | None = None, *, plugins: Iterable[Any] = ()) -> i
     :param plugins: Extra plugin objects, registered as ``create_app(plugins=...)`` does.
     """
     try:
-        make_cli().main(args=list(argv) if argv is not None else None, prog_name="colonnade", obj=CliState(plugins))
+        make_cli().main(
+            args=list(argv) if argv is not None else None, prog_name="colonnade", obj=CliState(plugins)
+        )
     except StartupError as error:
         click.echo(f"colonnade: {error}", err=True)
         return 2

@@ -8,9 +8,10 @@ requests get ``server.graceful_timeout`` seconds to finish, then the shutdown ho
 
 Several workers go through hypercorn's own supervisor (``hypercorn.run.run``), which spawns fresh
 interpreters that each import :func:`worker_app`. They rebuild the settings from the same environment
-(the supervisor exports the command-line overrides as ``COLONNADE_*`` variables before spawning), and
-the supervisor applies pending migrations once beforehand so that workers never race each other on
-the schema.
+(the command-line overrides are exported as ``COLONNADE_*`` variables before spawning). Before that,
+:func:`check_startup` starts and stops the application once in the supervisor: configuration, plugin
+and database problems stop the start there with one line, and pending migrations are applied once, so
+workers never race each other on the schema.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -76,7 +78,9 @@ def hypercorn_config(settings: Settings) -> Config:
     config.errorlog = logging.getLogger("hypercorn.error")
     config.accesslog = None
     config.application_path = WORKER_APPLICATION_PATH
-    known = sorted(name for name in dir(Config) if not name.startswith("_") and not callable(getattr(Config, name)))
+    known = sorted(
+        name for name in dir(Config) if not name.startswith("_") and not callable(getattr(Config, name))
+    )
     for key, value in server.hypercorn.items():
         if key in MANAGED_HYPERCORN_KEYS:
             raise StartupError(f"server.hypercorn.{key} cannot be set: {MANAGED_HYPERCORN_KEYS[key]}")
@@ -107,6 +111,19 @@ def serve_in_process(app: Quart, settings: Settings) -> None:
         asyncio.run(_serve_until_signalled(app, config))
     except LifespanFailureError as error:
         raise StartupError(describe_startup_failure(failure[0]) if failure else str(error)) from None
+
+
+async def check_startup(app: Quart) -> None:
+    """Run ``app``'s start-up (migrations, ``startup`` hooks) and shutdown once, before spawning workers.
+
+    :raises StartupError: When the start-up fails, with one line saying why.
+    """
+    catch_startup_failure(app, lambda _error: None)
+    try:
+        await app.startup()
+    except BaseException as error:
+        raise StartupError(describe_startup_failure(error)) from None
+    await app.shutdown()
 
 
 def catch_startup_failure(app: Quart, on_failure: Callable[[BaseException], object]) -> None:
@@ -168,22 +185,43 @@ def serve_workers(settings: Settings, environment: dict[str, str]) -> int:
 
     :param environment: ``COLONNADE_*`` variables the workers need to rebuild the same settings (the
         config file path and command-line overrides); exported before the workers are spawned.
-    :return: The supervisor's exit status (0 after a graceful stop).
+    :return: 0 after a graceful stop (SIGTERM/SIGINT); 1 when workers ended on their own.
     """
     from hypercorn.run import run
 
     config = hypercorn_config(settings)
-    # The supervisor applied pending migrations already: workers starting together must not race.
+    # check_startup applied pending migrations already: workers starting together must not race.
     os.environ.update({**environment, "COLONNADE_DATABASE_MIGRATE_ON_START": "false"})
     log.info("starting %d workers", settings.server.workers)
-    return run(config)
+    # hypercorn's run() returns 0 even when a worker failed (it overwrites the failed status), and it
+    # replaces any signal handler installed here. A wakeup fd survives that and records which signals
+    # arrived: without SIGTERM or SIGINT, the supervisor stopped because its workers did.
+    received, wakeup = socket.socketpair()
+    received.setblocking(False)
+    wakeup.setblocking(False)
+    previous = signal.set_wakeup_fd(wakeup.fileno())
+    try:
+        status = run(config)
+    finally:
+        signal.set_wakeup_fd(previous)
+        try:
+            signals = set(received.recv(1024))
+        except BlockingIOError:
+            signals = set()
+        received.close()
+        wakeup.close()
+    if status == 0 and not signals & {signal.SIGTERM, signal.SIGINT}:
+        log.error("the workers stopped without being asked to; see their messages above")
+        return 1
+    log.info("stopped")
+    return status
 
 
 def worker_app() -> Any:
     """The application of one spawned worker, built from the environment the supervisor exported.
 
-    A start-up failure inside a worker prints one line and ends the worker with status 2; the
-    supervisor then stops the other workers and exits with that status.
+    A start-up failure inside a worker prints one line and ends the worker with status 2; hypercorn's
+    supervisor then stops the other workers and :func:`serve_workers` returns 1.
     """
     from colonnade.app import create_app
     from colonnade.settings import load_settings

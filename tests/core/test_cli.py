@@ -94,14 +94,23 @@ def test_config_check_prints_the_effective_config_with_secrets_redacted(tmp_path
     status, out, err = run(capsys, ["config", "check", "--config", str(config)], plugins=[Probe()])
 
     assert status == 0, err
-    for secret in ("a-signing-secret-of-some-length", "hunter2hunter2", "db-password", "sk-from-the-environment"):
+    for secret in (
+        "a-signing-secret-of-some-length",
+        "hunter2hunter2",
+        "db-password",
+        "sk-from-the-environment",
+    ):
         assert secret not in out
     effective = tomllib.loads(out)
     assert effective["auth"]["secret_key"] == "***"
     assert effective["auth"]["admin_password"] == "***"
     assert effective["database"]["url"] == "postgres://colonnade:***@db.internal:5432/colonnade"
     # The plugin section as its model validated it: defaults filled in, the secret resolved then hidden.
-    assert effective["plugins"]["probe"] == {"base_url": "http://127.0.0.1:9", "api_key": "***", "greeting": "hi"}
+    assert effective["plugins"]["probe"] == {
+        "base_url": "http://127.0.0.1:9",
+        "api_key": "***",
+        "greeting": "hi",
+    }
     assert effective["server"]["port"] == 8080  # defaults are shown too
 
 
@@ -247,7 +256,9 @@ def test_makemigrations_writes_a_migration_that_migrate_applies(tmp_path, capsys
     label, root, plugin = models_plugin
     config = write_config(tmp_path, {})
 
-    status, out, err = run(capsys, ["makemigrations", "--check", "--config", str(config), label], plugins=[plugin])
+    status, out, err = run(
+        capsys, ["makemigrations", "--check", "--config", str(config), label], plugins=[plugin]
+    )
     assert status == 1, err
     assert out.startswith(f"missing {label}.0001_initial")
     assert not (root / "migrations").exists()
@@ -338,7 +349,13 @@ def colonnade(args, tmp_path, **env):
     # stevedore caches entry points per sys.path under XDG_CACHE_HOME: keep its files in tmp_path.
     environment = {**inherited, "XDG_CACHE_HOME": str(tmp_path / "cache"), **env}
     return subprocess.run(
-        [str(COLONNADE), *args], capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=120
+        [str(COLONNADE), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+        timeout=120,
     )
 
 
@@ -346,11 +363,16 @@ def test_the_script_runs_a_command_of_an_installed_plugin(tmp_path, installed_gr
     config = write_config(tmp_path, {"host": {"load_plugins": ["greeter"]}})
 
     result = colonnade(
-        ["greet", "--name", "operator"], tmp_path, COLONNADE_CONFIG=str(config), PYTHONPATH=str(installed_greeter)
+        ["greet", "--name", "operator"],
+        tmp_path,
+        COLONNADE_CONFIG=str(config),
+        PYTHONPATH=str(installed_greeter),
     )
     assert (result.returncode, result.stdout) == (0, "hello operator\n"), result.stderr
 
-    result = colonnade(["plugins", "--json"], tmp_path, COLONNADE_CONFIG=str(config), PYTHONPATH=str(installed_greeter))
+    result = colonnade(
+        ["plugins", "--json"], tmp_path, COLONNADE_CONFIG=str(config), PYTHONPATH=str(installed_greeter)
+    )
     greeter = next(row for row in json.loads(result.stdout) if row["name"] == "greeter")
     assert greeter == {
         "name": "greeter",

@@ -183,24 +183,25 @@ class ModelService:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    async def create(self, viewer: Viewer, form: ModelForm, *, owner_id: str | None = None) -> dict[str, Any]:
-        fields_set = set(form.model_fields_set)
+    async def create(self, viewer: Viewer, form: ModelForm) -> dict[str, Any]:
+        """Store a new model owned by the caller, with its grants and tags, in one transaction."""
+        fields_set, values = set(form.model_fields_set), form.model_dump()
         problems = await checks.semantic_problems(
             viewer,
-            form.model_dump(),
+            values,
             fields_set,
             existing=None,
             catalogue=None,
             may_share_publicly=lambda: self.may_share_publicly(viewer),
         )
         checks.raise_for(problems)
-        grants = requested_grants(form.model_dump(), fields_set, creating=True) or set()
+        grants = requested_grants(values, fields_set, creating=True) or set()
         current = now()
         try:
             async with in_transaction():
                 model = await WorkspaceModel.create(
                     id=form.id,
-                    user_id=owner_id or viewer.actor.id,
+                    user_id=viewer.actor.id,
                     base_model_id=form.base_model_id,
                     name=form.name,
                     params=dump_params(form.params),

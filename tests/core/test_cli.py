@@ -334,13 +334,13 @@ def register_commands(cli):
 
 @pytest.fixture
 def installed_greeter(tmp_path):
-    """A distribution ``colonnade-greeter`` on a directory the subprocess gets as ``PYTHONPATH``."""
+    """A distribution ``colonnade-cli-greeter`` on a directory the subprocess gets as ``PYTHONPATH``."""
     root = tmp_path / "site"
-    info = root / "colonnade_greeter-0.2.dist-info"
+    info = root / "colonnade_cli_greeter-0.2.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: colonnade-greeter\nVersion: 0.2\n")
-    (info / "entry_points.txt").write_text("[colonnade.plugins]\ngreeter = colonnade_greeter\n")
-    (root / "colonnade_greeter.py").write_text(GREETER)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: colonnade-cli-greeter\nVersion: 0.2\n")
+    (info / "entry_points.txt").write_text("[colonnade.plugins]\ncli_greeter = colonnade_cli_greeter\n")
+    (root / "colonnade_cli_greeter.py").write_text(GREETER)
     return root
 
 
@@ -360,7 +360,7 @@ def colonnade(args, tmp_path, **env):
 
 
 def test_the_script_runs_a_command_of_an_installed_plugin(tmp_path, installed_greeter):
-    config = write_config(tmp_path, {"host": {"load_plugins": ["greeter"]}})
+    config = write_config(tmp_path, {"host": {"load_plugins": ["cli_greeter"]}})
 
     result = colonnade(
         ["greet", "--name", "operator"],
@@ -373,11 +373,11 @@ def test_the_script_runs_a_command_of_an_installed_plugin(tmp_path, installed_gr
     result = colonnade(
         ["plugins", "--json"], tmp_path, COLONNADE_CONFIG=str(config), PYTHONPATH=str(installed_greeter)
     )
-    greeter = next(row for row in json.loads(result.stdout) if row["name"] == "greeter")
+    greeter = next(row for row in json.loads(result.stdout) if row["name"] == "cli_greeter")
     assert greeter == {
-        "name": "greeter",
+        "name": "cli_greeter",
         "version": "0.2",
-        "source": "colonnade-greeter",
+        "source": "colonnade-cli-greeter",
         "requires": [],
         "hooks": ["register_commands"],
     }

@@ -176,7 +176,7 @@ def _load_entry_points(pm: ColonnadePluginManager, load_plugins: list[str]) -> N
         ) from error
 
     def missing(names: set[str]) -> None:
-        first = sorted(names)[0]
+        first = min(names)
         raise StartupError(
             f"plugin {first!r} named in [host] load_plugins is not installed"
             f"{did_you_mean(first, available)}; install it or remove it from load_plugins"

@@ -5,6 +5,7 @@ Essential core plugin. Implements: register_blueprints.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from quart import Blueprint, current_app
@@ -14,6 +15,7 @@ from colonnade.hookspecs import hookimpl
 from colonnade.permissions import current_actor
 
 bp = Blueprint("system", __name__)
+log = logging.getLogger("colonnade")
 
 #: Open WebUI's feature flags, switched on when the plugin that provides the feature is loaded.
 FEATURE_FLAGS = {
@@ -50,7 +52,9 @@ async def health_db():
 
     try:
         await _host().db.db(connection_name(_host().settings)).execute_query("SELECT 1")
-    except Exception:
+    except Exception as error:  # noqa: BLE001 - whatever the failure, the answer is "not ready"
+        # The reason goes to the log only: the endpoint is public and must not describe the database.
+        log.warning("database health check failed: %s: %s", type(error).__name__, error)
         return json_error(503, "Database not ready")
     return {"status": True}
 

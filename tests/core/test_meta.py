@@ -147,7 +147,7 @@ def marked_examples() -> list[tuple[str, str]]:
     found = []
     for path in sorted(TESTS.rglob("*.py")):
         text = path.read_text()
-        for match in re.finditer(r"^[ \t]*# docs-start: ([\w-]+)\n(.*?)^[ \t]*# docs-end: \1$", text, re.S | re.M):
+        for match in re.finditer(r"^[ \t]*# docs-start: ([\w-]+)\n(.*?)^[ \t]*# docs-end: \1$", text, re.DOTALL | re.MULTILINE):
             found.append((match.group(1), textwrap.dedent(match.group(2)).strip()))
     return found
 

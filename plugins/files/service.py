@@ -94,7 +94,8 @@ class FileService:
             stored: dict[str, Any] | None = None
             metadata: dict[str, Any] | None = None
             async for part in reader.parts():
-                if part.name == "file" and part.filename is not None and stored is None:
+                # An empty filename is what a browser sends for a file input left empty.
+                if part.name == "file" and part.filename and stored is None:
                     filename = sanitise_filename(part.filename)
                     content_type = resolve_content_type(part.headers.get("Content-Type"), filename)
                     if not type_allowed(content_type, self.config.allowed_content_types):
@@ -158,9 +159,14 @@ class FileService:
         # Not .get(): NamedRegistry.get raises on an unknown name, and here unknown means "gone".
         return self.stores[record.store] if record.store in self.stores else None  # noqa: SIM401
 
-    async def delete(self, actor: Actor | None, record: File) -> None:
-        """Delete the record, then its bytes (a failure there leaves unreachable bytes, logged)."""
-        await record.delete()
+    async def delete(self, actor: Actor | None, record: File) -> bool:
+        """Delete the record, then its bytes (a failure there leaves unreachable bytes, logged).
+
+        :return: ``False`` when the record was already gone: of two concurrent deletes of one file,
+            only the one that removed the row deletes the bytes and emits the event.
+        """
+        if not await File.filter(id=record.id).delete():
+            return False
         store = self.store_for(record)
         if store is not None:
             try:
@@ -168,6 +174,7 @@ class FileService:
             except StoreError as error:
                 log.error("file %s: record deleted but its bytes were not: %s", record.id, error)
         await self.host.emit(FileDeleted(actor=actor, file_id=record.id, user_id=record.user_id))
+        return True
 
     async def delete_all_of(self, user_id: str) -> None:
         for record in await File.filter(user_id=user_id):

@@ -19,7 +19,7 @@ from colonnade.errors import ApiError
 from colonnade.permissions import require
 from colonnade.plugins.files.downloads import download
 from colonnade.plugins.files.models import File
-from colonnade.plugins.files.service import FileService, file_json
+from colonnade.plugins.files.service import NOT_FOUND, FileService, file_json
 
 bp = Blueprint("files", __name__)
 bp_v1 = Blueprint("files_v1", __name__)
@@ -71,6 +71,13 @@ async def page_of(actor: Actor, page: int, limit: int, *, content: bool) -> dict
     return {"items": [file_json(row, content=content, path=False) for row in rows], "total": total}
 
 
+async def delete_visible(actor: Actor, file_id: str) -> dict[str, Any]:
+    files = service()
+    if not await files.delete(actor, await files.visible_file(actor, file_id)):
+        raise ApiError(404, NOT_FOUND)  # deleted by a concurrent request meanwhile
+    return DELETED
+
+
 # -- the spec: /api/files ------------------------------------------------------------------------------
 
 
@@ -111,9 +118,7 @@ async def get_file_metadata(file_id: str, actor: Actor) -> dict[str, Any]:
 @require("files.upload")
 async def delete_file(file_id: str, actor: Actor) -> dict[str, Any]:
     """Delete the record and its stored bytes."""
-    files = service()
-    await files.delete(actor, await files.visible_file(actor, file_id))
-    return DELETED
+    return await delete_visible(actor, file_id)
 
 
 # -- Open WebUI: /api/v1/files -------------------------------------------------------------------------
@@ -179,6 +184,4 @@ async def get_file_content_named_v1(file_id: str, file_name: str, actor: Actor):
 @bp_v1.delete("/<file_id>")
 @require("files.upload")
 async def delete_file_v1(file_id: str, actor: Actor) -> dict[str, Any]:
-    files = service()
-    await files.delete(actor, await files.visible_file(actor, file_id))
-    return DELETED
+    return await delete_visible(actor, file_id)

@@ -204,7 +204,11 @@ async def test_missing_boundary_parameter_is_400(files_app, auth_headers):
 async def test_a_form_without_a_file_is_400(files_app, auth_headers):
     files = await files_app()
     headers = await auth_headers(files.app)
-    for parts in ([("metadata", None, None, b"{}")], [("file", None, None, b"not a file: no filename")]):
+    for parts in (
+        [("metadata", None, None, b"{}")],
+        [("file", None, None, b"not a file: no filename")],
+        [("file", "", "application/octet-stream", b"")],  # a file input left empty
+    ):
         response = await files.client.post(
             "/api/files", data=multipart_body(parts), headers=multipart_headers(headers)
         )

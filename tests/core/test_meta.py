@@ -162,6 +162,23 @@ def test_docs_examples_match_their_tests(name, example):
     assert example in docs, f"the example {name!r} in tests/ changed: copy it into docs/ again"
 
 
+AUTHOR_DOCS = ["plugin_hooks.md", "writing_plugins.md", "testing_plugins.md", "internals.md"]
+
+
+def python_blocks() -> list[tuple[str, str]]:
+    blocks = []
+    for name in AUTHOR_DOCS:
+        text = (ROOT / "docs" / name).read_text()
+        for number, match in enumerate(re.finditer(r"^```python\n(.*?)^```$", text, re.DOTALL | re.MULTILINE)):
+            blocks.append((f"{name}#{number + 1}", match.group(1)))
+    return blocks
+
+
+@pytest.mark.parametrize(("where", "code"), python_blocks(), ids=[where for where, _ in python_blocks()])
+def test_docs_python_examples_are_valid_python(where, code):
+    ast.parse(code, filename=where)
+
+
 # -- packaging ---------------------------------------------------------------------------------------
 
 

@@ -173,7 +173,7 @@ async def get_file_content_v1(file_id: str, query_args: DownloadQuery, actor: Ac
     return await download(service(), record, request, attachment=query_args.attachment)
 
 
-@bp_v1.get("/<file_id>/content/<path:file_name>")
+@bp_v1.get("/<file_id>/content/<file_name>")
 @require("files.read")
 async def get_file_content_named_v1(file_id: str, file_name: str, actor: Actor):
     """Always a download (Open WebUI's form for links that end in the file's name)."""

@@ -47,12 +47,15 @@ def register_events() -> list[type]:
 
 @hookimpl
 def register_blueprints(host: Any) -> list[Any]:
-    from colonnade.plugins.chats import lists, views
+    from colonnade.plugins.chats import lists, tags, views
 
-    # The list routes go first so that static paths (/pinned, /archived) never reach /<chat_id>.
+    # Werkzeug matches static segments (/pinned, /archived, /tags) before /<chat_id> whatever the
+    # registration order; each blueprint is mounted at both prefixes.
     return [
         (lists.bp, {"url_prefix": "/api/chats", "name": "chats_lists"}),
         (lists.bp, {"url_prefix": "/api/v1/chats", "name": "chats_lists_v1"}),
+        (tags.bp, {"url_prefix": "/api/chats", "name": "chats_tags"}),
+        (tags.bp, {"url_prefix": "/api/v1/chats", "name": "chats_tags_v1"}),
         (views.bp, {"url_prefix": "/api/chats", "name": "chats"}),
         (views.bp, {"url_prefix": "/api/v1/chats", "name": "chats_v1"}),
     ]

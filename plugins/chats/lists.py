@@ -14,7 +14,7 @@ from quart_schema import validate_querystring, validate_request
 from colonnade.actors import Actor
 from colonnade.errors import ApiError
 from colonnade.permissions import FORBIDDEN, require
-from colonnade.plugins.chats import store
+from colonnade.plugins.chats import store, tags
 from colonnade.plugins.chats.events import ChatCreated, ChatDeleted, ChatUpdated
 from colonnade.plugins.chats.models import Chat, now
 from colonnade.plugins.chats.schemas import (
@@ -199,15 +199,18 @@ async def import_chats(data: ImportForm, actor: Actor):
     created = []
     async with in_transaction():
         for item in data.chats:
-            columns = {"pinned": item.pinned, "archived": item.archived, "meta": item.meta or {}}
+            meta = dict(item.meta or {})
+            tag_names = [tag for tag in meta.pop("tags", None) or [] if isinstance(tag, str)]
+            columns = {"pinned": item.pinned, "archived": item.archived, "meta": meta}
             for key in ("created_at", "updated_at"):
                 if getattr(item, key) is not None:
                     columns[key] = getattr(item, key)
-            created.append(
-                await store.create_chat(
-                    actor, item.chat, folder_id=item.folder_id, variables=item.variables, **columns
-                )
+            chat, conversation = await store.create_chat(
+                actor, item.chat, folder_id=item.folder_id, variables=item.variables, **columns
             )
+            for name in tag_names:
+                await tags.add_tag(chat, name)
+            created.append((chat, conversation))
     for chat, _ in created:
         await emit(ChatCreated(actor=actor, chat_id=chat.id, user_id=chat.user_id))
     return jsonify([await store.chat_json(chat, conversation=rows) for chat, rows in created])

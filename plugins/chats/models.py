@@ -82,3 +82,34 @@ class Message(Model):
     class Meta:
         table = "chats_message"
         unique_together = (("chat", "message_id"),)
+
+
+# A user's tag (Open WebUI's tag row), keyed by the normalised name per user. No docstrings on models:
+# Tortoise turns them into SQL comments, which its SQLite schema editor mangles.
+class Tag(Model):
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "auth.User", related_name="chat_tags", on_delete=fields.CASCADE
+    )
+    # Open WebUI's tag id: the name lower-cased with spaces turned into underscores.
+    tag_id = fields.CharField(max_length=255)
+    name = fields.CharField(max_length=255)
+    meta = fields.JSONField(null=True)
+    created_at = fields.BigIntField(default=now)
+
+    class Meta:
+        table = "chats_tag"
+        unique_together = (("user", "tag_id"),)
+
+
+# Which chat carries which tag. The chat's meta.tags mirrors it for Open WebUI clients.
+class ChatTag(Model):
+    id = fields.BigIntField(primary_key=True)
+    chat: fields.ForeignKeyRelation[Chat] = fields.ForeignKeyField(
+        "chats.Chat", related_name="tag_links", on_delete=fields.CASCADE
+    )
+    tag_id = fields.CharField(max_length=255, db_index=True)
+
+    class Meta:
+        table = "chats_chat_tag"
+        unique_together = (("chat", "tag_id"),)

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 
 from colonnade.errors import ApiError
 from colonnade.plugins.chats import messages, tree
-from colonnade.plugins.chats.models import Chat, Message, now
+from colonnade.plugins.chats.models import Chat, ChatTag, Message, Tag, now
 
 NOT_FOUND = "We could not find what you're looking for :/"
 MAX_TITLE_LENGTH = 1000
@@ -214,12 +214,30 @@ async def list_chats(
 
 
 async def delete_chats(chat_ids: list[str]) -> None:
-    """Delete chats with their messages (explicitly, not trusting every backend to cascade)."""
+    """Delete chats with their messages and tag links (explicitly, not trusting every backend to
+    cascade), then the owners' tags no chat carries any more, as Open WebUI does."""
     if not chat_ids:
         return
+    links = await ChatTag.filter(chat_id__in=chat_ids).values_list("chat__user_id", "tag_id")
     async with in_transaction():
+        await ChatTag.filter(chat_id__in=chat_ids).delete()
         await Message.filter(chat_id__in=chat_ids).delete()
         await Chat.filter(id__in=chat_ids).delete()
+        by_user: dict[str, list[str]] = {}
+        for user_id, tag_id in links:
+            by_user.setdefault(user_id, []).append(tag_id)
+        for user_id, tag_ids in by_user.items():
+            await drop_unused_tags(user_id, tag_ids)
+
+
+async def drop_unused_tags(user_id: str, tag_ids: list[str]) -> None:
+    """Delete the user's tags among ``tag_ids`` that no chat of theirs carries any more."""
+    if not tag_ids:
+        return
+    used = set(
+        await ChatTag.filter(chat__user_id=user_id, tag_id__in=tag_ids).values_list("tag_id", flat=True)
+    )
+    await Tag.filter(user_id=user_id, tag_id__in=[t for t in tag_ids if t not in used]).delete()
 
 
 async def clone_chat(chat: Chat, actor: Any, title: str | None) -> Chat:
@@ -264,4 +282,7 @@ async def clone_chat(chat: Chat, actor: Any, title: str | None) -> Chat:
             ],
             batch_size=500,
         )
+        tag_ids = await ChatTag.filter(chat_id=chat.id).values_list("tag_id", flat=True)
+        if tag_ids:
+            await ChatTag.bulk_create([ChatTag(chat_id=copy.id, tag_id=tag_id) for tag_id in tag_ids])
     return copy

@@ -37,6 +37,16 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='ChatTag',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('chat', fields.ForeignKeyField('chats.Chat', source_field='chat_id', db_constraint=True, to_field='id', related_name='tag_links', on_delete=OnDelete.CASCADE)),
+                ('tag_id', fields.CharField(db_index=True, max_length=255)),
+            ],
+            options={'table': 'chats_chat_tag', 'app': 'chats', 'unique_together': (('chat', 'tag_id'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Message',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -53,6 +63,19 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.BigIntField(default=now)),
             ],
             options={'table': 'chats_message', 'app': 'chats', 'unique_together': (('chat', 'message_id'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Tag',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('user', fields.ForeignKeyField('auth.User', source_field='user_id', db_constraint=True, to_field='id', related_name='chat_tags', on_delete=OnDelete.CASCADE)),
+                ('tag_id', fields.CharField(max_length=255)),
+                ('name', fields.CharField(max_length=255)),
+                ('meta', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('created_at', fields.BigIntField(default=now)),
+            ],
+            options={'table': 'chats_tag', 'app': 'chats', 'unique_together': (('user', 'tag_id'),), 'pk_attr': 'id'},
             bases=['Model'],
         ),
     ]

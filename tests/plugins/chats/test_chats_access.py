@@ -24,6 +24,10 @@ CHAT_ROUTES = [
     ("GET", "/{id}/messages/m1", None),
     ("POST", "/{id}/messages/m1", {"content": "changed"}),
     ("DELETE", "/{id}/messages/m1", None),
+    ("GET", "/{id}/tags", None),
+    ("POST", "/{id}/tags", {"name": "x"}),
+    ("DELETE", "/{id}/tags", {"name": "x"}),
+    ("DELETE", "/{id}/tags/all", None),
 ]
 
 

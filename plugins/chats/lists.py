@@ -60,10 +60,26 @@ async def archived_count(actor: Actor):
 @require("chats.use")
 @validate_querystring(SearchQuery)
 async def search_chats(query_args: SearchQuery, actor: Actor):
-    """Chats whose title or any message contains ``text`` (case-insensitive), archived ones included,
-    60 a page. Open WebUI's ``tag:``/``folder:`` filter tokens are not supported."""
+    """Chats whose title or any message contains ``text`` (case-insensitive), 60 a page.
+
+    Open WebUI's filter tokens narrow the search: ``tag:<name>``, ``folder:<folder id>``,
+    ``pinned:true|false`` and ``archived:true|false`` (archived chats are left out unless asked).
+    """
+    filters: dict[str, Any] = {"archived": False}
+    words = []
+    for word in query_args.text.split():
+        key, _, value = word.partition(":")
+        key = key.lower()
+        if value and key in ("pinned", "archived"):
+            filters[key] = value.lower() in ("true", "yes", "1")
+        elif value and key == "tag":
+            filters["tag_id"] = tags.tag_id_of(value)
+        elif value and key == "folder":
+            filters["folder_id"] = value
+        else:
+            words.append(word)
     items = await store.list_chats(
-        actor.id, archived=None, query=query_args.text, search_messages=True, page=query_args.page
+        actor.id, query=" ".join(words), search_messages=True, page=query_args.page, **filters
     )
     return jsonify(items)
 

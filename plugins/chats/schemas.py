@@ -48,6 +48,7 @@ class ChatListQuery(BaseModel):
     archived: bool = False
     pinned: bool | None = None
     folder_id: str | None = Field(default=None, max_length=64)
+    tag: str | None = Field(default=None, min_length=1, max_length=255)
     include_pinned: bool | None = None
     include_folders: bool | None = None
     sort_by: str = Field(default="updated_at", pattern="^(updated_at|created_at|title)$")

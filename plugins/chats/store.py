@@ -184,6 +184,7 @@ async def list_chats(
     include_folders: bool = True,
     query: str | None = None,
     search_messages: bool = False,
+    tag_id: str | None = None,
     sort_by: str = "updated_at",
     sort_dir: str = "desc",
     page: int | None = None,
@@ -199,6 +200,9 @@ async def list_chats(
         chats = chats.filter(folder_id=folder_id)
     elif not include_folders:
         chats = chats.filter(folder_id__isnull=True)
+    if tag_id is not None:
+        tagged = ChatTag.filter(tag_id=tag_id, chat__user_id=user_id).values("chat_id")
+        chats = chats.filter(id__in=Subquery(tagged))
     if query:
         if search_messages:
             matching = Message.filter(chat__user_id=user_id, content__icontains=query).values("chat_id")

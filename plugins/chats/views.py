@@ -16,7 +16,7 @@ from quart_schema import validate_querystring, validate_request
 from colonnade.actors import Actor
 from colonnade.errors import ApiError
 from colonnade.permissions import require
-from colonnade.plugins.chats import messages, store, tree
+from colonnade.plugins.chats import messages, store, tags, tree
 from colonnade.plugins.chats.events import (
     ChatCreated,
     ChatDeleted,
@@ -68,6 +68,7 @@ async def list_chats(query_args: ChatListQuery, actor: Actor):
         folder_id=q.folder_id,
         include_folders=include_folders,
         query=q.query,
+        tag_id=None if q.tag is None else tags.tag_id_of(q.tag),
         sort_by=q.sort_by,
         sort_dir=q.sort_dir,
         page=q.page,

@@ -62,6 +62,24 @@ async def test_search_route_matches_titles_and_message_content(chats):
     assert sorted(await titles(chats, "/api/v1/chats/search?text=zeppelin")) == ["Plain", "Zeppelin history"]
 
 
+async def test_search_tokens_narrow_the_search(chats):
+    archived = await chats.create(title="alpha archived")
+    await chats.client.post(f"/api/chats/{archived['id']}/archive", headers=chats.headers)
+    pinned = await chats.create(title="alpha pinned")
+    await chats.client.post(f"/api/chats/{pinned['id']}/pin", headers=chats.headers)
+    tagged = await chats.create(title="alpha tagged")
+    await chats.client.post(
+        f"/api/v1/chats/{tagged['id']}/tags", json={"name": "Work"}, headers=chats.headers
+    )
+    await chats.create(title="beta")
+    search = "/api/v1/chats/search?text="
+    assert sorted(await titles(chats, search + "alpha")) == ["alpha pinned", "alpha tagged"]
+    assert await titles(chats, search + "alpha archived:true") == ["alpha archived"]
+    assert await titles(chats, search + "alpha pinned:true") == ["alpha pinned"]
+    assert await titles(chats, search + "tag:work") == ["alpha tagged"]
+    assert await titles(chats, "/api/chats?tag=Work") == ["alpha tagged"]
+
+
 async def test_archive_toggles_and_filters(chats):
     ids = await five_chats(chats)
     url = f"/api/chats/{ids[0]}/archive"

@@ -440,3 +440,14 @@ async def test_a_session_from_another_authentication_plugin(make_app):
     assert (
         await client.get("/api/auth/me", headers={"X-Test-Email": "nobody@example.com"})
     ).status_code == 401
+
+
+async def test_concurrent_first_signups_make_exactly_one_admin(app):
+    import asyncio
+
+    client = app.test_client(use_cookies=False)
+    responses = await asyncio.gather(*(signup(client) for _ in range(5)))
+    assert [response.status_code for response in responses] == [200] * 5
+    roles = sorted([(await response.get_json())["role"] for response in responses])
+    assert roles == ["admin", "user", "user", "user", "user"]
+    assert await User.filter(primary_marker=1).count() == 1

@@ -28,7 +28,7 @@ def effective_config(settings: Settings, host: Host) -> dict[str, Any]:
     plugins: dict[str, Any] = {name: dict(section) for name, section in settings.plugins.items()}
     for name, model in sorted(host._plugin_configs.items()):
         plugins[name] = model.model_dump(mode="json")
-    data["plugins"] = plugins
+    data["plugins"] = dict(sorted(plugins.items()))
     return redact(data)
 
 

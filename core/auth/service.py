@@ -174,6 +174,12 @@ class AuthService:
         user.updated_at = now()
         await user.save(update_fields=["password_hash", "session_stamp", "updated_at"])
 
+    async def revoke_sessions(self, user: User) -> None:
+        """End every session of the user at once by rotating the stamp their tokens carry."""
+        user.session_stamp = new_session_stamp()
+        user.updated_at = now()
+        await user.save(update_fields=["session_stamp", "updated_at"])
+
     async def set_active(self, user: User, active: bool) -> None:
         """Enable or disable an account; disabling revokes its sessions (API keys stop working too)."""
         user.active = active

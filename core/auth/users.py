@@ -95,6 +95,28 @@ async def create_user(data: AddUserForm, actor: Actor):
     return await create_account(data, actor)
 
 
+@bp.get("/all")
+@require("users.manage")
+async def list_all_users(actor: Actor) -> dict[str, Any]:
+    """Every user, unpaged (Open WebUI's ``GET /api/v1/users/all``, used to pick group members)."""
+    users = await User.all().order_by("name", "id")
+    return {"users": [user_json(user) for user in users], "total": len(users)}
+
+
+@bp.post("/<user_id>/sessions/revoke")
+@require("users.manage")
+async def revoke_sessions(user_id: str, actor: Actor):
+    """End every session of a user (their API key keeps working); the primary admin's only by
+    themself."""
+    user = await User.get_or_none(id=user_id) if plausible_id(user_id) else None
+    if user is None:
+        raise ApiError(404, messages.USER_NOT_FOUND)
+    if user.is_primary_admin and actor.id != user.id:
+        raise ApiError(403, messages.ACTION_PROHIBITED)
+    await service().revoke_sessions(user)
+    return jsonify(True)
+
+
 @bp.get("/<user_id>")
 @require("users.read_self")
 async def get_user(user_id: str, actor: Actor) -> dict[str, Any]:

@@ -340,3 +340,29 @@ async def test_profile_images(app, people):
             assert response.status_code == 422, (bad, path)
     assert (await client.get(f"/api/users/{uuid.uuid4()}/profile/image", headers=headers)).status_code == 404
     assert (await client.get(f"/api/users/{user['id']}/profile/image")).status_code == 401
+
+
+async def test_all_users_and_revoking_a_users_sessions(app, people):
+    primary, user = await people(app)
+    client = app.test_client(use_cookies=False)
+    admin = bearer(primary["token"])
+    everyone = await (await client.get("/api/v1/users/all", headers=admin)).get_json()
+    assert everyone["total"] == 2 and {item["name"] for item in everyone["users"]} == {"Primary", "Bob"}
+    assert (await client.get("/api/v1/users/all", headers=bearer(user["token"]))).status_code == 403
+
+    key = (await (await client.post("/api/auth/api_key", headers=bearer(user["token"]))).get_json())[
+        "api_key"
+    ]
+    second = await client.post("/api/auth/signin", json={"email": user["email"], "password": "pw"})
+    response = await client.post(f"/api/v1/users/{user['id']}/sessions/revoke", headers=admin)
+    assert response.status_code == 200 and await response.get_json() is True
+    for token in (user["token"], (await second.get_json())["token"]):
+        assert (await client.get("/api/auth/me", headers=bearer(token))).status_code == 401
+    assert (await client.get(f"/api/users/{user['id']}", headers=bearer(key))).status_code == 200
+
+    await client.post(f"/api/users/{user['id']}", json={"role": "admin"}, headers=admin)
+    fresh = await client.post("/api/auth/signin", json={"email": user["email"], "password": "pw"})
+    other_admin = bearer((await fresh.get_json())["token"])
+    refused = await client.post(f"/api/users/{primary['id']}/sessions/revoke", headers=other_admin)
+    assert refused.status_code == 403
+    assert (await client.post(f"/api/users/{uuid.uuid4()}/sessions/revoke", headers=admin)).status_code == 404

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from quart import current_app
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
@@ -121,19 +122,23 @@ async def update_chat(
     records, current = split_document(doc, actor)
     update_fields = ["chat"]
     stamp = now()
-    async with in_transaction():
-        if records is not None:
-            chat.current_message_id = await messages.sync(chat, actor, records, current, stamp)
-            chat.updated_at = stamp
-            update_fields += ["current_message_id", "updated_at"]
-        if title != chat.title:
-            chat.title = title
-            update_fields.append("title")
-        for key, value in (fields_set or {}).items():
-            setattr(chat, key, dict(value or {}) if key == "variables" else value)
-            update_fields.append(key)
-        chat.chat = {**chat.chat, **doc}
-        await chat.save(update_fields=update_fields)
+    try:
+        async with in_transaction():
+            if records is not None:
+                chat.current_message_id = await messages.sync(chat, actor, records, current, stamp)
+                chat.updated_at = stamp
+                update_fields += ["current_message_id", "updated_at"]
+            if title != chat.title:
+                chat.title = title
+                update_fields.append("title")
+            for key, value in (fields_set or {}).items():
+                setattr(chat, key, dict(value or {}) if key == "variables" else value)
+                update_fields.append(key)
+            chat.chat = {**chat.chat, **doc}
+            await chat.save(update_fields=update_fields)
+    except IntegrityError:
+        # Two saves of the same chat raced to insert one new message: the loser changes nothing.
+        raise ApiError(409, "The chat changed while this update was saved. Reload it and retry.") from None
     return chat
 
 

@@ -270,3 +270,21 @@ async def test_deleting_the_owner_deletes_the_chats(chats):
     await owner.delete()
     assert not await Chat.filter(id=created["id"]).exists()
     assert not await Message.filter(chat_id=created["id"]).exists()
+
+
+async def test_concurrent_saves_of_one_new_message_store_it_once(chats, make_history):
+    import asyncio
+
+    created = await chats.create(history=make_history({"id": "u1", "content": "a"}))
+    patch = make_history({"id": "u1", "content": "a"}, {"id": "a1", "parentId": "u1", "role": "assistant"})
+    responses = await asyncio.gather(
+        *(
+            chats.client.post(
+                f"/api/chats/{created['id']}", json={"chat": {"history": patch}}, headers=chats.headers
+            )
+            for _ in range(5)
+        )
+    )
+    statuses = [response.status_code for response in responses]
+    assert set(statuses) <= {200, 409} and 200 in statuses
+    assert await Message.filter(chat_id=created["id"]).count() == 2

@@ -200,7 +200,10 @@ def _call_impl(impl: Any, **kwargs: Any) -> Any:
     host = kwargs.get("host")
     if host is not None and host.pm.tracing:
         logging.getLogger(TRACE_LOGGER).warning(
-            "hook %s(%s) -> [%r]", impl.function.__name__, ", ".join(kwargs), impl.plugin_name
+            "hook %s(%s) -> [%r]",
+            impl.opts.get("specname") or impl.function.__name__,
+            ", ".join(kwargs),
+            impl.plugin_name,
         )
     return impl.function(**{name: kwargs[name] for name in impl.argnames})
 

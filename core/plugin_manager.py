@@ -65,6 +65,8 @@ class ColonnadePluginManager(pluggy.PluginManager):
         self.infos: dict[str, PluginInfo] = {}
         #: Every installed entry point of the group, by name, read once per manager.
         self.entry_points: dict[str, Any] = {}
+        #: Names two installed distributions declare (an error only if that plugin is to be loaded).
+        self.clashes: dict[str, list[Any]] = {}
         #: Whether hook calls are logged (``[host] trace_hooks`` or ``COLONNADE_TRACE_HOOKS=1``).
         self.tracing = False
 
@@ -110,7 +112,9 @@ def _plugin_name(plugin: Any) -> str:
 def make_plugin_manager(settings: Settings, extra: tuple[Any, ...] | list[Any] = ()) -> ColonnadePluginManager:
     """Build and validate the plugin manager for one application (see the module docstring)."""
     pm = ColonnadePluginManager()
-    pm.entry_points = installed_entry_points()
+    found = installed_entry_points()
+    pm.entry_points = {name: declared[0] for name, declared in found.items()}
+    pm.clashes = {name: declared for name, declared in found.items() if len(declared) > 1}
     pm.add_hookspecs(hookspecs)
     pm.hook.add_hookspecs.call_historic(kwargs={"pm": pm})
 
@@ -151,8 +155,8 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def installed_entry_points() -> dict[str, Any]:
-    """``{name: EntryPoint}`` for the group, read from the installed distributions' metadata.
+def installed_entry_points() -> dict[str, list[Any]]:
+    """``{name: [EntryPoint, ...]}`` for the group (two only when two distributions clash), read from the installed distributions' metadata.
 
     Read fresh for every application: stevedore keeps a process-wide list per group, which would hide
     a distribution installed (or put on ``sys.path`` by a test) after the first application was built.
@@ -162,8 +166,13 @@ def installed_entry_points() -> dict[str, Any]:
 
     found: dict[str, Any] = {}
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(entry_point.name, entry_point)
+        found.setdefault(entry_point.name, []).append(entry_point)
     return found
+
+
+def _distribution_of(entry_point: Any) -> str:
+    dist = entry_point.dist
+    return f"{dist.name} {dist.version}" if dist is not None else entry_point.value
 
 
 def _load_entry_points(pm: ColonnadePluginManager, load_plugins: list[str]) -> None:
@@ -193,6 +202,13 @@ def _load_entry_points(pm: ColonnadePluginManager, load_plugins: list[str]) -> N
         missing(set(unknown))
     for name in wanted:
         _check_name(name)
+        if name in pm.clashes and not pm.is_blocked(name):
+            # One name, two plugins: which one loaded would depend on sys.path order.
+            first, second = pm.clashes[name][:2]
+            raise StartupError(
+                f"two installed distributions declare the plugin {name!r}: {_distribution_of(first)} "
+                f"and {_distribution_of(second)}; uninstall one of them"
+            )
     # Blocked plugins are never imported, so a broken plugin can be switched off by configuration.
     manager = NamedExtensionManager(
         ENTRY_POINT_GROUP,

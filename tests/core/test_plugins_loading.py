@@ -138,6 +138,22 @@ async def test_plugin_names_follow_the_naming_rule(make_app, fake_distribution, 
         await make_app(load_plugins=[name])
 
 
+@pytest.mark.asyncio
+async def test_two_distributions_declaring_one_plugin_name_are_named(make_app, fake_distribution):
+    fake_distribution("colonnade-hello", {"hello": HELLO})
+    fake_distribution("colonnade-hello-fork", {"hello_fork": HELLO}, version="9.9")
+    # The fork declares its module under the name the original uses.
+    info = next((p for p in sys.path if p.endswith("colonnade-hello-fork")))
+    entry_points = f"{info}/colonnade_hello_fork-9.9.dist-info/entry_points.txt"
+    with open(entry_points, "w") as file:
+        file.write("[colonnade.plugins]\nhello = colonnade_hello_fork\n")
+    importlib.invalidate_caches()
+    with pytest.raises(StartupError, match="two installed distributions declare the plugin 'hello': "
+                       "colonnade-hello(-fork)? [0-9.]+ and colonnade-hello(-fork)? [0-9.]+; uninstall one"):
+        await make_app(load_plugins=["hello"])
+    await make_app(load_plugins=["*"], block_plugins=["hello"])  # a clash in a blocked plugin is no matter
+
+
 # -- blocking ----------------------------------------------------------------------------------------
 
 

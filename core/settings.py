@@ -188,9 +188,12 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
                 raw = environ[name]
                 annotation = str(model.model_fields[key].annotation)
                 if annotation.startswith(("list", "dict")):
-                    raw = json.loads(raw) if raw.strip().startswith(("[", "{")) else [
-                        item.strip() for item in raw.split(",") if item.strip()
-                    ]
+                    try:
+                        raw = json.loads(raw) if raw.strip().startswith(("[", "{")) else [
+                            item.strip() for item in raw.split(",") if item.strip()
+                        ]
+                    except json.JSONDecodeError as error:
+                        raise StartupError(f"{name}: not valid JSON ({error.msg})") from None
                 overrides.setdefault(section, {})[key] = raw
     return overrides
 
@@ -214,9 +217,21 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: dict[str,
         source = str(config_path)
     elif explicit:
         raise StartupError(f"configuration file {config_path} does not exist")
-    for section, values in _env_overrides(environ).items():
+    overrides = _env_overrides(environ)
+    for section, values in overrides.items():
         data.setdefault(section, {}).update(values)
-    return Settings.from_dict(data, source=source)
+    try:
+        return Settings.from_dict(data, source=source)
+    except StartupError as error:
+        # Say where a bad value came from: the operator may be looking for it in the file.
+        message = str(error)
+        for section, values in overrides.items():
+            for key in values:
+                variable = f"COLONNADE_{section}_{key}".upper()
+                message = message.replace(f"{section}.{key}: ", f"{section}.{key} (from {variable}): ")
+        if message == str(error):
+            raise
+        raise StartupError(message) from None
 
 
 def is_secret_key(key: str) -> bool:

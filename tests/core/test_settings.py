@@ -72,6 +72,16 @@ def test_environment_variables_override_the_file(config_file, monkeypatch):
     assert settings.auth.enable_signup is True
 
 
+def test_a_bad_environment_value_names_the_variable(config_file, monkeypatch):
+    monkeypatch.setenv("COLONNADE_SERVER_PORT", "eighty")
+    with pytest.raises(StartupError, match=r"server\.port \(from COLONNADE_SERVER_PORT\): Input should be"):
+        load_settings()
+    monkeypatch.setenv("COLONNADE_SERVER_PORT", "80")
+    monkeypatch.setenv("COLONNADE_HOST_LOAD_PLUGINS", '["chats"')
+    with pytest.raises(StartupError, match="COLONNADE_HOST_LOAD_PLUGINS: not valid JSON"):
+        load_settings()
+
+
 def test_defaults_without_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = load_settings(environ={})

@@ -150,8 +150,22 @@ def install_error_handlers(app: Quart, host: Host) -> None:
             response = None
         if response is not None:
             return response
+        if _is_redis_outage(error):
+            log.error("Redis is unreachable on %s %s: %s", request.method, request.path, error)
+            return json_error(503, "Service unavailable: the shared state store (Redis) is unreachable")
         log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
         return json_error(500, HTTP_DETAILS[500])
+
+
+def _is_redis_outage(error: Exception) -> bool:
+    """Whether ``error`` is Redis being unreachable: a 503 (try again) rather than a bug.
+
+    ``redis`` is imported only once one of its errors exists: importing it costs start-up time."""
+    if not type(error).__module__.startswith("redis"):
+        return False
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    return isinstance(error, ConnectionError | TimeoutError)
 
 
 class _JSONDetailRequest:

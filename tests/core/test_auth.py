@@ -240,6 +240,7 @@ def claims_for(user: User, **override) -> dict:
     return {key: value for key, value in claims.items() if value is not None}
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # the HS512 forgery
 async def test_forged_and_expired_tokens_are_refused(app):
     client = app.test_client(use_cookies=False)
     session = await (await signup(client)).get_json()

@@ -291,3 +291,18 @@ async def test_attempt_counters_in_memory_forget_old_keys():
     await counter.record_failure("new@example.com")
     assert list(counter._memory) == ["new@example.com"]
     assert await counter.retry_after("new@example.com") == 0
+
+
+async def test_an_unreachable_redis_is_503_not_500(make_app):
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = await make_app({"database": {"redis_url": f"redis://127.0.0.1:{port}/0"}})
+    client = app.test_client(use_cookies=False)
+    session = await (await signup(client)).get_json()
+    response = await signin(client, session["email"])
+    assert response.status_code == 503
+    assert "Redis" in (await response.get_json())["detail"]
+    assert (await client.get("/api/auth/me", headers=bearer(session["token"]))).status_code == 503

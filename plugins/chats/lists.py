@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from pydantic import BaseModel
 from quart import Blueprint, current_app, jsonify, request
 from quart_schema import validate_querystring, validate_request
 
@@ -22,6 +23,7 @@ from colonnade.plugins.chats.schemas import (
     ChatListQuery,
     CloneForm,
     FolderForm,
+    ForkForm,
     ImportForm,
     SearchQuery,
 )
@@ -160,17 +162,36 @@ async def unarchive_all_chats(actor: Actor):
     return await archive_all(actor, False)
 
 
+async def optional_body(model: type[BaseModel], hint: str) -> Any:
+    """An optional JSON body: none (or ``null``) gives the model's defaults; anything invalid a 422."""
+    raw = await request.get_data()
+    try:
+        return model.model_validate((json.loads(raw) if raw.strip() else None) or {})
+    except (ValueError, TypeError) as error:
+        raise ApiError(422, f"Invalid request: send no body, or {hint}") from error
+
+
 @bp.post("/<chat_id>/clone")
 @require("chats.use")
 async def clone_chat(chat_id: str, actor: Actor):
     """A copy of the caller's chat, every message included; the title defaults to "Clone of ..."."""
     chat = await store.find_chat(actor, chat_id)
-    raw = await request.get_data()
-    try:
-        form = CloneForm.model_validate((json.loads(raw) if raw.strip() else None) or {})
-    except (ValueError, TypeError) as error:
-        raise ApiError(422, 'Invalid request: send no body, or {"title": "..."}') from error
-    copy = await store.clone_chat(chat, actor, form.title)
+    form = await optional_body(CloneForm, '{"title": "..."}')
+    copy = await store.clone_chat(
+        chat, actor, form.title if form.title is not None else f"Clone of {chat.title}"
+    )
+    await emit(ChatCreated(actor=actor, chat_id=copy.id, user_id=copy.user_id))
+    return await store.chat_json(copy)
+
+
+@bp.post("/<chat_id>/fork")
+@require("chats.use")
+async def fork_chat(chat_id: str, actor: Actor):
+    """A new chat holding the thread up to ``message_id`` (default: the current message)."""
+    chat = await store.find_chat(actor, chat_id)
+    form = await optional_body(ForkForm, '{"message_id": "..."}')
+    # A chat without messages has no current message: it forks to another empty chat.
+    copy = await store.clone_chat(chat, actor, chat.title, up_to=form.message_id or chat.current_message_id)
     await emit(ChatCreated(actor=actor, chat_id=copy.id, user_id=copy.user_id))
     return await store.chat_json(copy)
 

@@ -114,5 +114,9 @@ class CloneForm(BaseModel):
     title: str | None = Field(default=None, max_length=1000)
 
 
+class ForkForm(BaseModel):
+    message_id: str | None = Field(default=None, min_length=1, max_length=255)
+
+
 class FolderForm(BaseModel):
     folder_id: str | None = Field(default=None, max_length=64)

@@ -249,48 +249,49 @@ async def drop_unused_tags(user_id: str, tag_ids: list[str]) -> None:
     await Tag.filter(user_id=user_id, tag_id__in=[t for t in tag_ids if t not in used]).delete()
 
 
-async def clone_chat(chat: Chat, actor: Any, title: str | None) -> Chat:
-    """A copy owned by the caller, with every message (ids kept: they are unique per chat only)."""
+COPIED_COLUMNS = ("message_id", "parent_id", "role", "content", "data", "user_id", "done", "digest")
+
+
+async def clone_chat(chat: Chat, actor: Any, title: str, *, up_to: str | None = None) -> Chat:
+    """A copy owned by the caller, with its tags and messages (ids kept: they are unique per chat).
+
+    :param up_to: Copy only the thread from the root to this message (Open WebUI's fork), which
+        becomes the copy's current message. Default: every message.
+    """
     stamp = now()
     rows = await Message.filter(chat_id=chat.id).order_by("id")
+    current = chat.current_message_id
+    if up_to is not None:
+        parent_of = {row.message_id: row.parent_id for row in rows}
+        if up_to not in parent_of:
+            raise ApiError(404, messages.MESSAGE_NOT_FOUND)
+        keep = set(tree.thread(parent_of, up_to))
+        rows = [row for row in rows if row.message_id in keep]
+        current = up_to
     async with in_transaction():
         copy = await Chat.create(
             id=str(uuid.uuid4()),
             user_id=actor.id,
-            title=title if title is not None else f"Clone of {chat.title}",
+            title=title,
             chat=dict(chat.chat),
             meta=dict(chat.meta),
             variables=dict(chat.variables),
             folder_id=chat.folder_id,
-            current_message_id=chat.current_message_id,
+            current_message_id=current,
             created_at=stamp,
             updated_at=stamp,
             last_read_at=stamp,
         )
-        await Message.bulk_create(
-            [
-                Message(
-                    chat_id=copy.id,
-                    **{
-                        name: getattr(row, name)
-                        for name in (
-                            "message_id",
-                            "parent_id",
-                            "role",
-                            "content",
-                            "data",
-                            "user_id",
-                            "done",
-                            "digest",
-                        )
-                    },
-                    created_at=stamp,
-                    updated_at=stamp,
-                )
-                for row in rows
-            ],
-            batch_size=500,
-        )
+        copied = [
+            Message(
+                chat_id=copy.id,
+                **{name: getattr(row, name) for name in COPIED_COLUMNS},
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            for row in rows
+        ]
+        await Message.bulk_create(copied, batch_size=500)
         tag_ids = await ChatTag.filter(chat_id=chat.id).values_list("tag_id", flat=True)
         if tag_ids:
             await ChatTag.bulk_create([ChatTag(chat_id=copy.id, tag_id=tag_id) for tag_id in tag_ids])

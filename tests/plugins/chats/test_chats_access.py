@@ -17,6 +17,7 @@ CHAT_ROUTES = [
     ("POST", "/{id}/pin", None),
     ("GET", "/{id}/pinned", None),
     ("POST", "/{id}/clone", None),
+    ("POST", "/{id}/fork", None),
     ("POST", "/{id}/folder", {"folder_id": "f"}),
     ("PATCH", "/{id}/params", {"x": 1}),
     ("GET", "/{id}/messages", None),

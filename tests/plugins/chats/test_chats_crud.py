@@ -288,3 +288,24 @@ async def test_concurrent_saves_of_one_new_message_store_it_once(chats, make_his
     statuses = [response.status_code for response in responses]
     assert set(statuses) <= {200, 409} and 200 in statuses
     assert await Message.filter(chat_id=created["id"]).count() == 2
+
+
+async def test_fork_copies_the_thread_up_to_a_message(chats, make_history):
+    created = await chats.create(
+        history=make_history(
+            {"id": "u1", "content": "q"},
+            {"id": "a1", "parentId": "u1", "role": "assistant", "content": "one"},
+            {"id": "a2", "parentId": "u1", "role": "assistant", "content": "two"},
+            {"id": "u2", "parentId": "a2", "content": "more"},
+            current="u2",
+        )
+    )
+    url = f"/api/v1/chats/{created['id']}/fork"
+    fork = await (await chats.client.post(url, json={"message_id": "a1"}, headers=chats.headers)).get_json()
+    assert fork["id"] != created["id"] and fork["current_message_id"] == "a1"
+    assert set(fork["chat"]["history"]["messages"]) == {"u1", "a1"}
+    assert fork["chat"]["history"]["messages"]["u1"]["childrenIds"] == ["a1"]
+    whole = await (await chats.client.post(url, headers=chats.headers)).get_json()
+    assert set(whole["chat"]["history"]["messages"]) == {"u1", "a2", "u2"}
+    missing = await chats.client.post(url, json={"message_id": "nope"}, headers=chats.headers)
+    assert missing.status_code == 404

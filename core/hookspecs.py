@@ -186,7 +186,8 @@ def register_commands(cli: click.Group) -> None:
 
     :param cli: The root ``click`` group; call ``@cli.command()`` on it.
 
-    Collect, sync. Called by ``colonnade.cli`` before it parses the command line.
+    Collect, sync. Called once by ``colonnade.cli`` when it is given a command it does not have
+    built in (or ``--help``); a command name that is already taken is a start-up error.
     """
 
 

@@ -17,6 +17,7 @@ import inspect
 import re
 import tomllib
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -57,13 +58,24 @@ def hookspec_modules() -> list[str]:
 
 
 def all_hookspecs() -> list[tuple[str, object]]:
-    specs = []
+    """Every spec of the core and the built-ins: from the hookspecs modules, and from a plugin manager
+    with every built-in loaded (which also finds specs a feature keeps under another module name)."""
+    specs: dict[str, object] = {}
     for module_name in hookspec_modules():
         module = importlib.import_module(module_name)
         for name, value in sorted(vars(module).items()):
             if inspect.isfunction(value) and getattr(value, "colonnade_spec", None) is not None:
-                specs.append((name, value))
-    return specs
+                specs[name] = value
+    pm = make_plugin_manager(Settings.from_dict({"host": {"load_plugins": ["*"]}}))
+    for name, caller in vars(pm.hook).items():
+        spec = getattr(caller, "spec", None)
+        if spec is None:
+            continue
+        namespace = spec.namespace
+        home = namespace.__name__ if isinstance(namespace, ModuleType) else namespace.__module__
+        if home.startswith("colonnade."):
+            specs.setdefault(name, spec.function)
+    return sorted(specs.items())
 
 
 HOOKSPECS = all_hookspecs()

@@ -192,13 +192,12 @@ def serve(
         raise click.UsageError(
             "plugin objects cannot be handed to spawned workers; serve them with --workers 1"
         )
-    # Start once here (migrations, startup hooks), then stop: a bad key, a broken plugin or an unreachable
-    # database stops the start with one line before any worker spawns, and workers never race on migrations.
-    asyncio.run(serving.check_startup(state.create_app(settings)))
     environment = dict(overrides)
     if settings.source:
         environment["COLONNADE_CONFIG"] = str(Path(settings.source).resolve())
-    sys.exit(serving.serve_workers(settings, environment))
+    # The app built here is started and stopped once before the workers spawn: a bad key, a broken
+    # plugin or an unreachable database stops the start in one line, and migrations run only once.
+    sys.exit(serving.serve_workers(state.create_app(settings), settings, environment))
 
 
 async def _apply_migrations(settings: Settings, pm: Any, report: Any) -> list[str]:

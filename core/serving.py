@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -105,12 +106,50 @@ def serve_in_process(app: Quart, settings: Settings) -> None:
     from hypercorn.utils import LifespanFailureError
 
     config = hypercorn_config(settings)
+    sockets = bind_sockets(config)
     failure: list[BaseException] = []
     catch_startup_failure(app, failure.append)
     try:
         asyncio.run(_serve_until_signalled(app, config))
     except LifespanFailureError as error:
         raise StartupError(describe_startup_failure(failure[0]) if failure else str(error)) from None
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def bind_sockets(config: Config) -> list[socket.socket]:
+    """Bind the listening sockets before the application starts; hypercorn gets duplicates (``fd://``).
+
+    hypercorn itself binds only after the application's start-up has run, so a port already in use
+    would raise with the application started and never stopped (its database thread then keeps the
+    process alive). Bound here, it is one line and nothing has started yet. The TLS files are loaded
+    here too, for the same reason.
+
+    :return: The sockets, to close once serving is over.
+    :raises StartupError: When an address cannot be bound.
+    """
+    if config.ssl_enabled:
+        try:
+            config.create_ssl_context()
+        except (OSError, ssl.SSLError) as error:
+            raise StartupError(f"server.hypercorn: cannot load the TLS certificate or key: {error}") from None
+    try:
+        sockets = config.create_sockets()
+    except OSError as error:
+        addresses = ", ".join([*config.bind, *config.insecure_bind])
+        raise StartupError(f"cannot listen on {addresses}: {error.strerror or error}") from None
+
+    def duplicates(bound: list[socket.socket]) -> list[str]:
+        return [f"fd://{os.dup(sock.fileno())}" for sock in bound]
+
+    if config.ssl_enabled:
+        config.bind = duplicates(sockets.secure_sockets)
+        config.insecure_bind = duplicates(sockets.insecure_sockets)
+        config.quic_bind = duplicates(sockets.quic_sockets)
+    else:
+        config.bind = duplicates(sockets.insecure_sockets)
+    return [*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets]
 
 
 async def check_startup(app: Quart) -> None:
@@ -180,19 +219,33 @@ async def _serve_until_signalled(app: Quart, config: Config) -> None:
     log.info("stopped")
 
 
-def serve_workers(settings: Settings, environment: dict[str, str]) -> int:
+def serve_workers(app: Quart, settings: Settings, environment: dict[str, str]) -> int:
     """Serve through hypercorn's supervisor with ``settings.server.workers`` spawned processes.
+
+    The sockets are bound and ``app`` is started and stopped once (:func:`check_startup`) before any
+    worker is spawned; the workers build their own applications.
 
     :param environment: ``COLONNADE_*`` variables the workers need to rebuild the same settings (the
         config file path and command-line overrides); exported before the workers are spawned.
     :return: 0 after a graceful stop (SIGTERM/SIGINT); 1 when workers ended on their own.
+    :raises StartupError: When an address cannot be bound or the start-up check fails.
     """
     from hypercorn.run import run
 
     config = hypercorn_config(settings)
-    # check_startup applied pending migrations already: workers starting together must not race.
-    os.environ.update({**environment, "COLONNADE_DATABASE_MIGRATE_ON_START": "false"})
-    log.info("starting %d workers", settings.server.workers)
+    sockets = bind_sockets(config)
+    try:
+        asyncio.run(check_startup(app))
+        # check_startup applied pending migrations already: workers starting together must not race.
+        os.environ.update({**environment, "COLONNADE_DATABASE_MIGRATE_ON_START": "false"})
+        log.info("starting %d workers", settings.server.workers)
+        return _run_supervisor(run, config)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _run_supervisor(run: Callable[[Config], int], config: Config) -> int:
     # hypercorn's run() returns 0 even when a worker failed (it overwrites the failed status), and it
     # replaces any signal handler installed here. A wakeup fd survives that and records which signals
     # arrived: without SIGTERM or SIGINT, the supervisor stopped because its workers did.

@@ -250,6 +250,28 @@ def test_a_bad_key_stops_the_start_in_one_line(start_server):
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_stops_the_start_in_one_line(start_server, workers):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = start_server({"server": {"port": port}}, "--workers", workers, ready=False)
+
+        assert server.process.wait(timeout=PATIENCE) == 2
+    assert server.rest_of_log() == f"colonnade: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_missing_tls_files_stop_the_start_in_one_line(start_server, tmp_path):
+    tls = {"certfile": str(tmp_path / "missing.pem"), "keyfile": str(tmp_path / "missing.key")}
+    server = start_server({"server": {"hypercorn": tls}}, ready=False)
+
+    assert server.process.wait(timeout=PATIENCE) == 2
+    log = server.rest_of_log()
+    assert log.startswith("colonnade: server.hypercorn: cannot load the TLS certificate or key: ")
+    assert log.count("\n") == 1
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_plugin_failing_to_start_stops_the_start_in_one_line(start_server, workers):
     server = start_server({"plugins": {"probe": {"fail_startup": True}}}, "--workers", workers, ready=False)
 

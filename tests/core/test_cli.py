@@ -55,6 +55,26 @@ class Probe:
             click.echo(f"{state.settings().plugins['probe']['greeting']}, {who}")
 
 
+class UserCounter:
+    """A plugin command that needs the database: it starts the application around its work."""
+
+    __name__ = "user_counter"
+
+    @hookimpl
+    def register_commands(self, cli):
+        @cli.command("count-users")
+        @click.pass_obj
+        def count_users(state):
+            async def count():
+                from colonnade.auth.models import User
+
+                async with state.started_app() as app:
+                    assert app.extensions["colonnade"].db is not None
+                    return await User.all().count()
+
+            click.echo(f"{asyncio.run(count())} users")
+
+
 class Clash:
     __name__ = "clash"
 
@@ -294,6 +314,15 @@ def test_a_plugin_registers_a_command(tmp_path, capsys):
     status, out, _ = run(capsys, ["--config", str(config), "--help"], plugins=[Probe()])
     assert status == 0
     assert "probe-greet" in out and "Greet someone with the configured greeting." in out
+
+
+def test_a_plugin_command_uses_the_started_application(tmp_path, capsys):
+    config = write_config(tmp_path, {})
+
+    status, out, err = run(capsys, ["--config", str(config), "count-users"], plugins=[UserCounter()])
+
+    assert (status, out) == (0, "0 users\n"), err
+    assert (tmp_path / "data" / "colonnade.db").exists()  # started: migrations ran at start
 
 
 def test_a_plugin_cannot_replace_a_builtin_command(tmp_path, capsys):

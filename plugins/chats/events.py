@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from colonnade.events import Event
 
@@ -51,4 +51,23 @@ class MessagesDeleted(ChatEvent):
     message_ids: tuple[str, ...] = ()
 
 
-ALL_EVENTS = [ChatCreated, ChatUpdated, ChatDeleted, MessageCreated, MessageUpdated, MessagesDeleted]
+@dataclass
+class MessageEvent(ChatEvent):
+    """A client pushed a UI event for a message (``POST .../messages/:message_id/event``); nothing is
+    stored, observers such as a realtime plugin deliver it to the chat's open views."""
+
+    name = "chats.message_event"
+    message_id: str = ""
+    type: str = ""
+    data: dict = field(default_factory=dict)
+
+
+ALL_EVENTS = [
+    ChatCreated,
+    ChatUpdated,
+    ChatDeleted,
+    MessageCreated,
+    MessageUpdated,
+    MessagesDeleted,
+    MessageEvent,
+]

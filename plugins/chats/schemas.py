@@ -103,6 +103,11 @@ class MessageUpdateForm(BaseModel):
         return self
 
 
+class MessageEventForm(BaseModel):
+    type: str = Field(min_length=1, max_length=255)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 class FlagForm(BaseModel):
     """Optional body of archive and pin on the spec paths: set the flag instead of toggling it."""
 

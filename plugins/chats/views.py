@@ -22,6 +22,7 @@ from colonnade.plugins.chats.events import (
     ChatDeleted,
     ChatUpdated,
     MessageCreated,
+    MessageEvent,
     MessagesDeleted,
     MessageUpdated,
 )
@@ -31,6 +32,7 @@ from colonnade.plugins.chats.schemas import (
     ChatListQuery,
     FlagForm,
     MessageCreateForm,
+    MessageEventForm,
     MessageListQuery,
     MessageUpdateForm,
 )
@@ -266,6 +268,26 @@ async def upsert_new(
             parent_role = parent.role if parent else None
         body["role"] = "assistant" if parent_role == "user" else "user"
     return await messages.append(chat, actor, body)
+
+
+@bp.post("/<chat_id>/messages/<message_id>/event")
+@require("chats.use")
+@validate_request(MessageEventForm)
+async def message_event(chat_id: str, message_id: str, data: MessageEventForm, actor: Actor):
+    """Push a UI event for a message (owner only): emitted as ``chats.message_event``, not stored."""
+    chat = await store.find_chat(actor, chat_id)
+    await messages.get(chat.id, message_id)
+    await emit(
+        MessageEvent(
+            actor=actor,
+            chat_id=chat.id,
+            user_id=chat.user_id,
+            message_id=message_id,
+            type=data.type,
+            data=data.data,
+        )
+    )
+    return jsonify(True)
 
 
 @bp.delete("/<chat_id>/messages/<message_id>")

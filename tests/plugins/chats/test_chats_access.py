@@ -25,6 +25,7 @@ CHAT_ROUTES = [
     ("GET", "/{id}/messages/m1", None),
     ("POST", "/{id}/messages/m1", {"content": "changed"}),
     ("DELETE", "/{id}/messages/m1", None),
+    ("POST", "/{id}/messages/m1/event", {"type": "x"}),
     ("GET", "/{id}/tags", None),
     ("POST", "/{id}/tags", {"name": "x"}),
     ("DELETE", "/{id}/tags", {"name": "x"}),

@@ -39,8 +39,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import load  # noqa: E402  (a sibling module, found through the line above)
-from report import render  # noqa: E402
+import load
+from report import render
 
 HERE = Path(__file__).resolve().parent
 PASSWORD = "bench-password-0123456789"
@@ -79,17 +79,23 @@ class Server:
     start_cpu_seconds: float = 0.0
 
     @classmethod
-    def start(cls, command: list[str], port: int, log: Path, env: dict[str, str], timeout: float = 60) -> Server:
+    def start(
+        cls, command: list[str], port: int, log: Path, env: dict[str, str], timeout: float = 60
+    ) -> Server:
         started = time.perf_counter()
         with log.open("ab") as output:
-            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
+            process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=log.parent
+            )
         while time.perf_counter() - started < timeout:
             if health_status(port) == 200:
                 server = cls(process, port, time.perf_counter() - started, log)
                 server.start_cpu_seconds = server.cpu_seconds()
                 return server
             if process.poll() is not None:
-                raise RuntimeError(f"{command[0]} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"{command[0]} exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+                )
             time.sleep(0.005)  # polling resolution of the start-up time
         process.kill()
         raise RuntimeError(f"no /health 200 within {timeout} s:\n{log.read_text()[-3000:]}")
@@ -146,7 +152,11 @@ def _children(pid: int) -> list[int]:
 def builtin_plugins() -> list[str]:
     """Entry points of the colonnade distribution itself (third-party ones, such as the examples, are not)."""
     return sorted(
-        {ep.name for ep in entry_points(group="colonnade.plugins") if ep.dist is not None and ep.dist.name == "colonnade"}
+        {
+            ep.name
+            for ep in entry_points(group="colonnade.plugins")
+            if ep.dist is not None and ep.dist.name == "colonnade"
+        }
     )
 
 
@@ -182,7 +192,9 @@ def sign_up(base_url: str, email: str) -> dict[str, Any]:
 
 
 #: What ``colonnade serve`` imports before it can answer, to split the start-up time.
-SERVE_IMPORTS = "import colonnade.cli, colonnade.app, colonnade.serving, quart, quart_schema, hypercorn.asyncio, tortoise"
+SERVE_IMPORTS = (
+    "import colonnade.cli, colonnade.app, colonnade.serving, quart, quart_schema, hypercorn.asyncio, tortoise"
+)
 
 
 def child_cpu_seconds(command: list[str], runs: int = 3) -> float:
@@ -201,12 +213,13 @@ def child_cpu_seconds(command: list[str], runs: int = 3) -> float:
 def one_hash_ms() -> float:
     """Median time of one argon2id verification at the default (OWASP) parameters, in this process."""
     from argon2 import PasswordHasher
-
     from colonnade.settings import AuthSettings
 
     auth = AuthSettings()
     hasher = PasswordHasher(
-        time_cost=auth.argon2_time_cost, memory_cost=auth.argon2_memory_kib, parallelism=auth.argon2_parallelism
+        time_cost=auth.argon2_time_cost,
+        memory_cost=auth.argon2_memory_kib,
+        parallelism=auth.argon2_parallelism,
     )
     hashed = hasher.hash(PASSWORD)
     times = []
@@ -247,6 +260,7 @@ def measure(duration: float, restarts: int, rounds: int) -> dict[str, Any]:
         server = Server.start(colonnade_command(port), port, log, env)
         results["first_start_s"] = server.start_seconds
         results["first_start_cpu_s"] = server.start_cpu_seconds
+        results["first_start_rss_mb"] = server.rss_mb()
         starts, cpu = [], []
         for _ in range(restarts):
             server.stop()
@@ -297,7 +311,9 @@ def measure(duration: float, restarts: int, rounds: int) -> dict[str, Any]:
         # /health on one connection while sign-ins keep the hashing threads busy on others.
         background = load.start(server.base_url, signin, BACKGROUND_SIGNINS, duration + 2, scratch)
         time.sleep(1)  # let the sign-ins ramp up before measuring
-        results["health_c1_during_signins"] = load.run(server.base_url, health, 1, duration, scratch).as_dict()
+        results["health_c1_during_signins"] = load.run(
+            server.base_url, health, 1, duration, scratch
+        ).as_dict()
         results["signins_in_background"] = load.finish(background).as_dict()
         results["rss_after_load_mb"] = server.rss_mb()
     finally:
@@ -329,13 +345,19 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=5.0, help="Seconds per load run (default 5).")
-    parser.add_argument("--restarts", type=int, default=3, help="Restarts timed after the first start (default 3).")
-    parser.add_argument("--rounds", type=int, default=3, help="Alternating /health rounds, best kept (default 3).")
+    parser.add_argument(
+        "--restarts", type=int, default=3, help="Restarts timed after the first start (default 3)."
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="Alternating /health rounds, best kept (default 3)."
+    )
     parser.add_argument("--json", metavar="PATH", help="Also write the raw results as JSON.")
     args = parser.parse_args(argv)
     if not load.wrk_path():
-        print("wrk is not installed: using the Python load generator, whose own CPU use lowers every figure.",
-              file=sys.stderr)
+        print(
+            "wrk is not installed: using the Python load generator, whose own CPU use lowers every figure.",
+            file=sys.stderr,
+        )
     results = measure(args.duration, args.restarts, args.rounds)
     print(render(results))
     if args.json:

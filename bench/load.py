@@ -81,6 +81,7 @@ def finish(handle: Any) -> LoadResult:
 
 # -- wrk -------------------------------------------------------------------------------------------
 
+
 def _start_wrk(base_url: str, target: Target, connections: int, seconds: float, scratch: Path) -> Any:
     script = scratch / f"wrk-{target.method.lower()}-{abs(hash((target.path, target.body)))}.lua"
     lines = [f'wrk.method = "{target.method}"']
@@ -91,8 +92,16 @@ def _start_wrk(base_url: str, target: Target, connections: int, seconds: float, 
     script.write_text("\n".join(lines) + "\n")
     # One wrk thread: the machine has two cores and the server needs them more than the client does.
     command = [
-        wrk_path(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-        "--timeout", "10s", "-s", str(script), base_url + target.path,
+        wrk_path(),
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        base_url + target.path,
     ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -138,13 +147,16 @@ def parse_wrk(output: str, connections: int, seconds: float) -> LoadResult:
 
 # -- the Python fallback ---------------------------------------------------------------------------
 
+
 async def run_python(base_url: str, target: Target, connections: int, seconds: float) -> LoadResult:
     """``connections`` keep-alive HTTP/1.1 connections, each sending its next request on the last answer."""
     host, port = base_url.removeprefix("http://").split(":")
     headers = {"Host": f"{host}:{port}", **target.headers}
     if target.body:
         headers["Content-Length"] = str(len(target.body))
-    head = f"{target.method} {target.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head = f"{target.method} {target.path} HTTP/1.1\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()
+    )
     request = head.encode() + b"\r\n" + target.body
     latencies: list[float] = []
     errors = 0
@@ -157,7 +169,14 @@ async def run_python(base_url: str, target: Target, connections: int, seconds: f
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 writer.write(request)
-                status = await _read_response(reader)
+                try:
+                    status = await _read_response(reader)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    # hypercorn closes a keep-alive connection after keep_alive_max_requests (1,000):
+                    # open a new one, as wrk does, and send the request again.
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                    continue
                 latencies.append((time.perf_counter() - started) * 1000)
                 if not 200 <= status < 400:
                     errors += 1

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from colonnade import Action, Actor, hookimpl, require
 from pydantic import BaseModel, Field
 from quart import Blueprint, current_app
-
-from colonnade import Action, Actor, hookimpl, require
 
 bp = Blueprint("greeter", __name__)
 

@@ -15,9 +15,8 @@ import json
 from fnmatch import fnmatchcase
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from colonnade import Action, Event, hookimpl
+from pydantic import BaseModel, Field
 
 #: Event fields stored in their own columns rather than in ``data``.
 COLUMN_FIELDS = ("actor", "created", "user_id")

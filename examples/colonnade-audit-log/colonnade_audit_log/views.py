@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from colonnade import Actor, require
 from pydantic import BaseModel, Field
 from quart import Blueprint
 from quart_schema import validate_querystring
-
-from colonnade import Actor, require
 
 from colonnade_audit_log.models import AuditEntry
 
@@ -34,5 +33,9 @@ async def list_entries(query_args: AuditQuery, actor: Actor) -> dict[str, Any]:
     if query_args.user_id:
         entries = entries.filter(user_id=query_args.user_id)
     total = await entries.count()
-    page = await entries.order_by("-created_at", "-id").offset((query_args.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    page = (
+        await entries.order_by("-created_at", "-id")
+        .offset((query_args.page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
     return {"entries": [entry.to_json() for entry in page], "total": total, "page_size": PAGE_SIZE}

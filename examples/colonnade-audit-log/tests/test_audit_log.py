@@ -1,23 +1,26 @@
-"""The audit-log plugin: its migration, its event observer and its admin-only route, against a real database."""
+"""The audit-log plugin: its migration, event observer and admin-only route, on a real database."""
 
 from dataclasses import dataclass
 
-import pytest
-
 import colonnade_audit_log
+import pytest
 from colonnade import Event, hookimpl
 
 PASSWORD = "correct horse battery staple"
 
 
 async def sign_up(client, email):
-    response = await client.post("/api/auth/signup", json={"name": email, "email": email, "password": PASSWORD})
+    response = await client.post(
+        "/api/auth/signup", json={"name": email, "email": email, "password": PASSWORD}
+    )
     assert response.status_code == 200
     return await response.get_json()
 
 
 async def entries(client, token, **query):
-    response = await client.get("/api/audit_log", query_string=query, headers={"Authorization": f"Bearer {token}"})
+    response = await client.get(
+        "/api/audit_log", query_string=query, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 200
     return await response.get_json()
 

@@ -1,8 +1,7 @@
 """The greeter plugin, through its real entry point and as a module; fixtures come from colonnade.testing."""
 
-import pytest
-
 import colonnade_greeter
+import pytest
 from colonnade import StartupError
 
 

@@ -32,7 +32,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q $(EXAMPLES)
 
 # Start-up, memory and throughput of `colonnade serve` against a bare Quart app (docs/benchmarks.md).
-# Uses wrk when it is installed (apt-get install wrk), else a slower Python load generator.
+# Uses wrk when it is installed (apt-get install wrk), else a Python load generator (bench/load.py).
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/core.py $(BENCH_ARGS)
 

@@ -298,6 +298,14 @@ def test_makemigrations_writes_a_migration_that_migrate_applies(tmp_path, capsys
         connection.execute(f"INSERT INTO {label}_note (text) VALUES ('written by the test')")
 
 
+def test_every_built_in_plugin_ships_migrations_matching_its_models(tmp_path, capsys):
+    """A model changed without ``colonnade makemigrations`` would leave databases behind its code."""
+    config = write_config(tmp_path, {"host": {"load_plugins": ["*"]}})
+    status, out, err = run(capsys, ["makemigrations", "--check", "--config", str(config)])
+    assert status == 0, out + err
+    assert "no changes detected" in out
+
+
 def test_makemigrations_names_an_unknown_app(tmp_path, capsys):
     config = write_config(tmp_path, {})
     status, _, err = run(capsys, ["makemigrations", "--config", str(config), "auht"])

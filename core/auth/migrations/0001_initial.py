@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
                 ('id', fields.CharField(primary_key=True, default=new_id, unique=True, db_index=True, max_length=36)),
                 ('user', fields.ForeignKeyField('auth.User', source_field='user_id', db_constraint=True, to_field='id', related_name='api_keys', on_delete=OnDelete.CASCADE)),
                 ('key_hash', fields.CharField(unique=True, max_length=64)),
-                ('prefix', fields.CharField(description='The first characters of the key, to recognise it in listings (``sk-1a2b…``).', max_length=16)),
+                ('prefix', fields.CharField(max_length=16)),
                 ('name', fields.CharField(default='', max_length=255)),
                 ('expires_at', fields.BigIntField(null=True)),
                 ('last_used_at', fields.BigIntField(null=True)),

@@ -1,0 +1,1 @@
+"""Completions: ``/api/chat/completions`` and the merged ``/api/models`` list over every LLM provider."""

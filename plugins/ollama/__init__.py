@@ -1,0 +1,1 @@
+"""Ollama upstreams: the ``/ollama`` proxy and an LLM provider for completions."""

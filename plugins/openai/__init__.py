@@ -1,0 +1,1 @@
+"""OpenAI-compatible upstreams: the ``/openai`` proxy and an LLM provider for completions."""

@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Example third-party plugins: installed editable with the test extras, and their own tests run by `make test`.
 EXAMPLES := examples/colonnade-greeter examples/colonnade-audit-log
 
-.PHONY: run test bench clean
+.PHONY: run test bench bench-workspace clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ test: $(VENV)/.installed-test
 # Uses wrk when it is installed (apt-get install wrk), else a Python load generator (bench/load.py).
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/core.py $(BENCH_ARGS)
+
+# Chat list, 2,000 chat creates and a 200 MB upload on SQLite and PostgreSQL (docs/benchmarks.md,
+# "Workspace data"). PostgreSQL: a database created for the run on 127.0.0.1:5432 (user postgres), dropped
+# afterwards; BENCH_WORKSPACE_ARGS="--backends sqlite" measures SQLite only.
+bench-workspace: $(VENV)/.installed-test
+	$(BIN)/python bench/workspace.py $(BENCH_WORKSPACE_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache examples/*/*.egg-info

@@ -15,6 +15,7 @@ from colonnade.errors import StartupError, install_error_handlers
 from colonnade.host import Host
 from colonnade.plugin_manager import TRACE_LOGGER, make_plugin_manager
 from colonnade.registry import did_you_mean
+from colonnade.responses import install_json_fast_path
 from colonnade.settings import Settings, format_validation_error, load_settings
 
 log = logging.getLogger("colonnade")
@@ -60,6 +61,7 @@ def create_app(
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
         security=[{"bearer": []}],
     )
+    install_json_fast_path(app)
     install_error_handlers(app, host)
     _register_blueprints(app, host)
 

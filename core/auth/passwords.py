@@ -1,11 +1,57 @@
-"""argon2id password hashing, always run in a worker thread so the event loop never blocks."""
+"""argon2id password hashing, always run in a worker thread so the event loop never blocks.
+
+The threads are a pool of their own, one fewer than the machine has cores (at least one), not
+asyncio's default pool: that one has ``cores + 4`` threads, and a burst of sign-ins kept six
+memory-bound hashes runnable beside the event loop on a two-core machine, so ``/health`` fell from about
+1,000 to under 80 requests/s while they ran (docs/benchmarks.md). Sign-ins beyond the pool's size queue
+for a thread instead of competing with the loop for the cores. The pool is per process (the cap is a
+property of the machine, not of one application) and made on the first hash, so start-up pays nothing.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+T = TypeVar("T")
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def hashing_threads() -> int:
+    """How many hashes run at once: the cores but one, so the event loop always keeps a core."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def _hashing_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=hashing_threads(), thread_name_prefix="colonnade-argon2")
+    return _pool
+
+
+def _forget_pool() -> None:
+    """A forked child inherits the pool object but none of its threads: it makes its own."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+async def _off_loop(function: Callable[..., T], *args: object) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_hashing_pool(), function, *args)
 
 
 class Passwords:
@@ -23,7 +69,7 @@ class Passwords:
         self._dummy_hash: str | None = None
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        return await _off_loop(self._hasher.hash, password)
 
     async def verify(self, hashed: str | None, password: str) -> bool:
         """Whether ``password`` matches ``hashed``; ``None`` (no such account) costs the same and fails."""
@@ -31,7 +77,7 @@ class Passwords:
             self._dummy_hash = await self.hash("colonnade-timing-equaliser")
         target = hashed or self._dummy_hash
         try:
-            ok = await asyncio.to_thread(self._hasher.verify, target, password)
+            ok = await _off_loop(self._hasher.verify, target, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
         return ok and hashed is not None

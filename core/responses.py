@@ -1,0 +1,75 @@
+"""A fast path past quart-schema's response conversion for views that return plain JSON.
+
+quart-schema wraps ``app.make_response`` so that every value a view returns goes through its
+``model_dump``; for a plain ``dict`` or ``list`` that builds a new ``pydantic.TypeAdapter`` on every
+request, which cost ``/health`` about a quarter of its throughput against a bare Quart app
+(docs/benchmarks.md). A value made only of ``dict`` (string keys), ``list``, ``str``, ``int``,
+``float``, ``bool`` and ``None`` comes out of that conversion unchanged, so it goes straight to Quart's
+own ``make_response``. Everything else (pydantic models, dataclasses, TypedDicts, tuples, dates,
+enums, response headers, which quart-schema kebab-cases) still takes quart-schema's path, as do all
+values when the application asks for camelCase conversion or pydantic dump options, which can change
+even a plain value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Exact types only: a subclass (a ``str`` enum, an ``OrderedDict``) may dump differently.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+# Deeper than this is not worth checking on the hot path; quart-schema converts it as before.
+_MAX_DEPTH = 32
+
+
+def install_json_fast_path(app: Any) -> None:
+    """Let plain JSON values bypass quart-schema's conversion; call after ``QuartSchema(app)``."""
+    converting = app.make_response
+    plain = getattr(converting, "__wrapped__", None)  # quart-schema wraps with functools.wraps
+    if plain is None:
+        return
+    config = app.config
+
+    async def make_response(result: Any) -> Any:
+        if _is_plain_result(result) and not config.get("QUART_SCHEMA_CONVERT_CASING") and not config.get(
+            "QUART_SCHEMA_PYDANTIC_DUMP_OPTIONS"
+        ):
+            return await plain(result)
+        return await converting(result)
+
+    make_response.__wrapped__ = converting  # type: ignore[attr-defined]
+    app.make_response = make_response
+
+
+def _is_plain_result(result: Any) -> bool:
+    """A view's return value (maybe ``(value, status)``) that quart-schema would pass through unchanged."""
+    if type(result) is tuple:
+        if len(result) != 2 or type(result[1]) is not int:
+            return False  # headers are converted (kebab-cased) by quart-schema
+        result = result[0]
+    kind = type(result)
+    if kind is not dict and kind is not list:
+        return kind in _SCALARS or kind is bytes  # strings, bytes, None: quart-schema returns them as they are
+    return is_plain_json(result)
+
+
+def is_plain_json(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is built only of JSON's own Python types (exact types, string keys)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if depth >= _MAX_DEPTH:
+        return False
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) not in _SCALARS and not is_plain_json(item, depth + 1):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            if type(item) not in _SCALARS and not is_plain_json(item, depth + 1):
+                return False
+        return True
+    return False
+

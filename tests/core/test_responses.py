@@ -1,0 +1,136 @@
+"""The plain-JSON fast path past quart-schema's response conversion changes no response.
+
+Values that are not plain JSON, response headers and applications that ask quart-schema for camelCase
+must still go through its conversion; the fast path is only allowed where both give the same answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from datetime import datetime, timezone
+
+import pytest
+from pydantic import BaseModel
+from quart import Quart
+from quart_schema import QuartSchema, validate_response
+
+from colonnade.responses import _is_plain_result, install_json_fast_path, is_plain_json
+
+
+class Item(BaseModel):
+    item_name: str
+    count: int = 1
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Colour(str, enum.Enum):
+    red = "red"
+
+
+def _app(**config) -> Quart:
+    app = Quart(__name__)
+    app.config.update(config)
+    QuartSchema(app)
+    install_json_fast_path(app)
+
+    @app.get("/plain")
+    async def plain():
+        return {"status": True, "nested": [{"a": 1, "b": None, "c": 1.5}], "text": "é"}
+
+    @app.get("/plain-list")
+    async def plain_list():
+        return [1, "two", {"three": [3]}], 201
+
+    @app.get("/model")
+    async def model():
+        return Item(item_name="x")
+
+    @app.get("/models-in-dict")
+    async def models_in_dict():
+        return {"items": [Item(item_name="y", count=2)], "point": Point(1, 2)}
+
+    @app.get("/dataclass")
+    async def dataclass():
+        return Point(3, 4)
+
+    @app.get("/headers")
+    async def headers():
+        return {"ok": True}, 200, {"X_Trace_Id": "abc"}
+
+    @app.get("/validated")
+    @validate_response(Item)
+    async def validated():
+        return {"item_name": "z", "count": 5}
+
+    @app.get("/text")
+    async def text():
+        return "hello"
+
+    @app.get("/snake")
+    async def snake():
+        return {"item_name": "w"}
+
+    return app
+
+
+def test_plain_json_is_recognised():
+    assert is_plain_json({"a": [1, 2.5, None, True, {"b": "c"}]})
+    assert is_plain_json([])
+    assert not is_plain_json({1: "int key"})
+    assert not is_plain_json({"when": datetime.now(timezone.utc)})
+    assert not is_plain_json({"colour": Colour.red})  # a str subclass may dump differently
+    assert not is_plain_json({"items": (1, 2)})
+    assert not is_plain_json([Item(item_name="x")])
+    deep: list = []
+    for _ in range(40):
+        deep = [deep]
+    assert not is_plain_json(deep)  # left to quart-schema rather than walked on the hot path
+
+
+def test_results_with_headers_take_quart_schemas_path():
+    assert _is_plain_result(({"a": 1}, 201))
+    assert not _is_plain_result(({"a": 1}, {"X": "1"}))
+    assert not _is_plain_result(({"a": 1}, 200, {"X": "1"}))
+
+
+@pytest.mark.asyncio
+async def test_plain_values_are_served_unchanged():
+    client = _app().test_client()
+    response = await client.get("/plain")
+    assert response.status_code == 200
+    assert await response.get_json() == {"status": True, "nested": [{"a": 1, "b": None, "c": 1.5}], "text": "é"}
+    response = await client.get("/plain-list")
+    assert response.status_code == 201
+    assert await response.get_json() == [1, "two", {"three": [3]}]
+    assert await (await client.get("/text")).get_data(as_text=True) == "hello"
+
+
+@pytest.mark.asyncio
+async def test_models_and_dataclasses_are_still_converted():
+    client = _app().test_client()
+    assert await (await client.get("/model")).get_json() == {"item_name": "x", "count": 1}
+    assert await (await client.get("/dataclass")).get_json() == {"x": 3, "y": 4}
+    assert await (await client.get("/models-in-dict")).get_json() == {
+        "items": [{"item_name": "y", "count": 2}],
+        "point": {"x": 1, "y": 2},
+    }
+    assert await (await client.get("/validated")).get_json() == {"item_name": "z", "count": 5}
+
+
+@pytest.mark.asyncio
+async def test_headers_are_still_kebab_cased():
+    response = await _app().test_client().get("/headers")
+    assert response.headers["X-Trace-Id"] == "abc"
+    assert await response.get_json() == {"ok": True}
+
+
+@pytest.mark.asyncio
+async def test_camel_case_conversion_still_applies_to_plain_values():
+    client = _app(QUART_SCHEMA_CONVERT_CASING=True).test_client()
+    assert await (await client.get("/snake")).get_json() == {"itemName": "w"}

@@ -30,8 +30,10 @@ def install_json_fast_path(app: Any) -> None:
     config = app.config
 
     async def make_response(result: Any) -> Any:
-        if _is_plain_result(result) and not config.get("QUART_SCHEMA_CONVERT_CASING") and not config.get(
-            "QUART_SCHEMA_PYDANTIC_DUMP_OPTIONS"
+        if (
+            _is_plain_result(result)
+            and not config.get("QUART_SCHEMA_CONVERT_CASING")
+            and not config.get("QUART_SCHEMA_PYDANTIC_DUMP_OPTIONS")
         ):
             return await plain(result)
         return await converting(result)
@@ -48,7 +50,9 @@ def _is_plain_result(result: Any) -> bool:
         result = result[0]
     kind = type(result)
     if kind is not dict and kind is not list:
-        return kind in _SCALARS or kind is bytes  # strings, bytes, None: quart-schema returns them as they are
+        return (
+            kind in _SCALARS or kind is bytes
+        )  # strings, bytes, None: quart-schema returns them as they are
     return is_plain_json(result)
 
 
@@ -72,4 +76,3 @@ def is_plain_json(value: Any, depth: int = 0) -> bool:
                 return False
         return True
     return False
-

@@ -36,7 +36,9 @@ def _hashing_pool() -> ThreadPoolExecutor:
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                _pool = ThreadPoolExecutor(max_workers=hashing_threads(), thread_name_prefix="colonnade-argon2")
+                _pool = ThreadPoolExecutor(
+                    max_workers=hashing_threads(), thread_name_prefix="colonnade-argon2"
+                )
     return _pool
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import BaseModel
@@ -83,7 +83,7 @@ def test_plain_json_is_recognised():
     assert is_plain_json({"a": [1, 2.5, None, True, {"b": "c"}]})
     assert is_plain_json([])
     assert not is_plain_json({1: "int key"})
-    assert not is_plain_json({"when": datetime.now(timezone.utc)})
+    assert not is_plain_json({"when": datetime.now(UTC)})
     assert not is_plain_json({"colour": Colour.red})  # a str subclass may dump differently
     assert not is_plain_json({"items": (1, 2)})
     assert not is_plain_json([Item(item_name="x")])
@@ -104,7 +104,11 @@ async def test_plain_values_are_served_unchanged():
     client = _app().test_client()
     response = await client.get("/plain")
     assert response.status_code == 200
-    assert await response.get_json() == {"status": True, "nested": [{"a": 1, "b": None, "c": 1.5}], "text": "é"}
+    assert await response.get_json() == {
+        "status": True,
+        "nested": [{"a": 1, "b": None, "c": 1.5}],
+        "text": "é",
+    }
     response = await client.get("/plain-list")
     assert response.status_code == 201
     assert await response.get_json() == [1, "two", {"three": [3]}]

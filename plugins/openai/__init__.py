@@ -1,1 +1,59 @@
-"""OpenAI-compatible upstreams: the ``/openai`` proxy and an LLM provider for completions."""
+"""OpenAI-compatible upstreams: the ``/openai`` proxy and an LLM provider for completions.
+
+Several connections (OpenAI, Azure OpenAI, vLLM, llama.cpp, OpenRouter...), each with a key, an
+optional model-id prefix and an optional fixed list of model ids, served through one pooled HTTP client
+per connection. ``/openai/models`` merges their models; chat completions and embeddings are routed by
+model id to the connection that lists it, streams relayed as they arrive (see ``views.py``).
+
+Implements: register_config_models, register_actions, register_blueprints, startup, and
+register_llm_providers (optional: the plugin loads without the completions feature).
+Config: ``[plugins.openai]`` (``colonnade.plugins.openai.config.OpenAIConfig``).
+Not yet: the TTS, STT, image and embedding engines for the features that will own those hooks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from colonnade.actors import Action
+from colonnade.hookspecs import hookimpl
+
+
+@hookimpl
+def register_config_models() -> dict[str, Any]:
+    from colonnade.plugins.openai.config import OpenAIConfig
+
+    return {"openai": OpenAIConfig}
+
+
+@hookimpl
+def register_actions(host: Any) -> list[Action]:
+    # ``resource`` is a public model id: a permission_allowed impl can hide single models from users.
+    return [Action("openai.use", "Use models of the OpenAI-compatible connections (/openai routes)")]
+
+
+@hookimpl
+def register_blueprints(host: Any) -> list[Any]:
+    from colonnade.plugins.openai import views
+
+    return [views.bp]
+
+
+@hookimpl
+def startup(host: Any) -> None:
+    from colonnade.plugins.openai.service import OpenAIService
+
+    state = host.state("openai")
+    if getattr(state, "service", None) is None:  # completions may have asked for it first
+        state.service = OpenAIService(host, host.plugin_config("openai"))
+
+
+@hookimpl(optionalhook=True)
+def register_llm_providers(host: Any) -> list[Any]:
+    from colonnade.plugins.openai.provider import OpenAIProvider
+    from colonnade.plugins.openai.service import OpenAIService
+
+    state = host.state("openai")
+    if getattr(state, "service", None) is None:
+        state.service = OpenAIService(host, host.plugin_config("openai"))
+    return [OpenAIProvider(state.service)]

@@ -10,5 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from colonnade.testing.fakes import openai
+
 #: name -> factory of the fake's Quart application.
-FAKES: dict[str, Callable[[], Any]] = {}
+FAKES: dict[str, Callable[[], Any]] = {
+    "openai": openai.create_app,
+}

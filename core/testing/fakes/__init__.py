@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from colonnade.testing.fakes import openai
+from colonnade.testing.fakes import ollama, openai
 
 #: name -> factory of the fake's Quart application.
 FAKES: dict[str, Callable[[], Any]] = {
+    "ollama": ollama.create_app,
     "openai": openai.create_app,
 }

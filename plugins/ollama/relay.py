@@ -1,0 +1,127 @@
+"""Relaying an Ollama answer to our client: NDJSON streams line by line, JSON bodies whole.
+
+A stream's first line is read before our client gets a status, so an upstream that answers garbage
+straight away is a 502 with a JSON detail. After that the status is sent and a failure can only be
+told in the stream itself, the way Ollama does: a last line ``{"error": "..."}`` (its client
+libraries raise on it). A stream that ends without ``"done": true`` is reported the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+
+from colonnade.errors import ApiError
+from colonnade.plugins.ollama.upstreams import Upstream
+
+log = logging.getLogger("colonnade.ollama")
+
+NDJSON = "application/x-ndjson"
+
+
+def error_line(message: str) -> bytes:
+    return json.dumps({"error": message}).encode() + b"\n"
+
+
+class UpstreamStream:
+    """The parsed lines of one streamed upstream answer.
+
+    :param upstream: Who is answering (for error messages).
+    :param response: The open ``httpx`` response; closed when iteration ends or is abandoned.
+    :param finished: Whether a line is the last one (``"done": true`` for generation; a pull ends
+        with ``"status": "success"`` instead).
+    """
+
+    def __init__(
+        self, upstream: Upstream, response: httpx.Response, finished: Callable[[dict], bool] | None = None
+    ) -> None:
+        self.upstream = upstream
+        self.response = response
+        self.finished = finished or is_done
+        self._lines = response.aiter_lines()
+        self.done = False
+
+    async def next_object(self) -> tuple[dict[str, Any], str] | None:
+        """The next JSON object and its raw line, or ``None`` at the end of the stream.
+
+        :raises ApiError: 502/504 for a broken connection, a timeout or a line that is not an object.
+        """
+        while True:
+            try:
+                line = await anext(self._lines)
+            except StopAsyncIteration:
+                return None
+            except httpx.HTTPError as error:
+                raise self.upstream.transport_error(error) from None
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError:
+                item = None
+            if not isinstance(item, dict):
+                raise ApiError(502, f"{self.upstream.label} sent a malformed stream (a line is not JSON)")
+            if self.finished(item) or isinstance(item.get("error"), str):
+                self.done = True
+            return item, line
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+
+def is_done(item: dict[str, Any]) -> bool:
+    return item.get("done") is True
+
+
+async def open_stream(
+    upstream: Upstream, path: str, body: dict[str, Any], finished: Callable[[dict], bool] | None = None
+) -> tuple[UpstreamStream, bytes]:
+    """Start a streamed request and read its first line (see the module docstring)."""
+    response = await upstream.send("POST", path, body)
+    stream = UpstreamStream(upstream, response, finished)
+    try:
+        first = await stream.next_object()
+        if first is None:
+            raise ApiError(502, f"{upstream.label} ended the stream before sending anything")
+        item, line = first
+        if isinstance(item.get("error"), str):
+            raise ApiError(502, f"{upstream.label}: {item['error']}")
+    except BaseException:
+        await stream.aclose()
+        raise
+    return stream, line.encode() + b"\n"
+
+
+async def ndjson_lines(stream: UpstreamStream, first: bytes) -> AsyncIterator[bytes]:
+    """Our client's body: the upstream lines as they arrive, then an error line if it broke off.
+
+    Cancellation (our client went away) runs the ``finally``, which closes the upstream connection,
+    so the upstream stops generating.
+    """
+    try:
+        yield first
+        while not stream.done:
+            try:
+                item = await stream.next_object()
+            except ApiError as error:
+                log.warning("stream from %s broke off: %s", stream.upstream.label, error.detail)
+                yield error_line(error.detail)
+                return
+            if item is None:
+                yield error_line(f"{stream.upstream.label} ended the stream before it was done")
+                return
+            yield item[1].encode() + b"\n"
+    finally:
+        await stream.aclose()
+
+
+def ndjson_response(stream: UpstreamStream, first: bytes) -> Any:
+    from quart import Response
+
+    response = Response(ndjson_lines(stream, first), status=200, content_type=NDJSON)
+    response.timeout = None  # a long generation outlives Quart's 60 s default
+    return response

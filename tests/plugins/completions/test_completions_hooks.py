@@ -18,11 +18,17 @@ class EchoProvider:
         self.models = models
 
     async def list_models(self, actor):
-        return [{"id": m, "name": m, "object": "model", "created": 0, "owned_by": self.name} for m in self.models]
+        return [
+            {"id": m, "name": m, "object": "model", "created": 0, "owned_by": self.name} for m in self.models
+        ]
 
     async def complete(self, request, actor):
         text = request["messages"][-1]["content"]
-        return {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+        return {
+            "id": "x",
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
+        }
 
 
 class Providers:
@@ -60,7 +66,10 @@ async def test_hook_completion_route_model(make_app):
 
     app = await make_app(load_plugins=["completions"], plugins=[Providers(EchoProvider()), Router()])
     host = app.extensions["colonnade"]
-    assert await await_me_maybe(host.pm.hook.completion_route_model(host=host, model_id="mine/x", actor=None)) == "echo"
+    assert (
+        await await_me_maybe(host.pm.hook.completion_route_model(host=host, model_id="mine/x", actor=None))
+        == "echo"
+    )
 
 
 async def test_hook_completion_inlet(make_app):

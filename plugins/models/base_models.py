@@ -4,13 +4,13 @@ The completions feature (a separate plugin) owns ``register_llm_providers``; thi
 without it. So the catalogue of base models is built in one of two ways:
 
 - when a plugin defines ``register_llm_providers`` (the completions plugin is loaded), every provider
-  except this plugin's own is asked for its models (``await provider.list_models()``, with a timeout);
+  except this plugin's own is asked for its models (``await provider.list_models(None)``: ``None`` is
+  the host asking for itself, so every model is listed; with a timeout);
 - otherwise only workspace models the caller can read count as known base models, and the catalogue says
   so in its ``warnings`` so that ``POST /api/models/validate`` can tell the client.
 
-For the completions plugin (issue 4): if it publishes its provider registry at
-``host.state("completions").providers`` (a ``NamedRegistry`` or any mapping of name -> provider), that
-registry is used instead of calling the registration hook again. Nothing else here needs to change.
+The completions plugin publishes its provider registry at ``host.state("completions").providers`` (a
+``NamedRegistry``); that registry is used instead of calling the registration hook again.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def model_id_of(entry: Any) -> str | None:
 
 
 async def _list_ids(provider: Any, timeout: float) -> set[str]:
-    listed = await asyncio.wait_for(provider.list_models(), timeout)
+    listed = await asyncio.wait_for(provider.list_models(None), timeout)
     return {model_id for model_id in map(model_id_of, listed or ()) if model_id}
 
 

@@ -99,7 +99,7 @@ async def test_update_mode_checks_the_model_named_by_id(client, creator, new_cal
 
 
 class FakeProvider:
-    """An LLM provider as the completions plugin will register them: a name and ``list_models()``."""
+    """An LLM provider as the completions plugin registers them: a name and ``list_models(actor)``."""
 
     def __init__(self, name, models=None, error=None, hang=False):
         self.name = name
@@ -107,7 +107,7 @@ class FakeProvider:
         self.error = error
         self.hang = hang
 
-    async def list_models(self):
+    async def list_models(self, actor):
         if self.hang:
             await asyncio.Event().wait()
         if self.error:

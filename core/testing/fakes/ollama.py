@@ -10,6 +10,7 @@ answers::
     script.malformed_at = 1                     # the second stream line is not JSON
     script.truncate = True                      # streams end without their "done": true line
     script.stall = asyncio.Event()              # streams wait after their first line until it is set
+    script.stall_after = 0                      # ... or before sending anything
     await script.stalled.wait()                 # ... and tell the test when they got there
     await script.cancelled.wait()               # a stream was abandoned by its client
 
@@ -63,8 +64,9 @@ class OllamaScript:
     malformed_at: int | None = None
     #: Streams stop before their ``done`` line.
     truncate: bool = False
-    #: When set, streams wait on it after their first line.
+    #: When set, streams wait on it after ``stall_after`` lines (0: before sending anything).
     stall: asyncio.Event | None = None
+    stall_after: int = 1
     #: Set once a stream reached the stall.
     stalled: asyncio.Event = field(default_factory=asyncio.Event)
     #: Set when a stream is abandoned by its client (the connection closed mid-stream).
@@ -128,6 +130,9 @@ def create_app() -> Any:
     async def stream(lines: list[dict[str, Any]]) -> AsyncIterator[bytes]:
         sent = 0
         try:
+            if script.stall is not None and script.stall_after == 0:
+                script.stalled.set()
+                await script.stall.wait()
             for index, line in enumerate(lines):
                 if script.truncate and index == len(lines) - 1:
                     break
@@ -136,7 +141,7 @@ def create_app() -> Any:
                 else:
                     yield json.dumps(line).encode() + b"\n"
                 sent += 1
-                if sent == 1 and script.stall is not None:
+                if script.stall is not None and sent == script.stall_after:
                     script.stalled.set()
                     await script.stall.wait()
             script.finished.set()

@@ -315,14 +315,49 @@ async def _postgres(url: str, statement: str) -> None:
         await conn.close()
 
 
+def database_cpu_seconds(database: dict[str, Any]) -> float:
+    """CPU time of the PostgreSQL backends serving the run's database (their command line names it):
+    the database's share of the work, which the server's own CPU time leaves out. 0 for SQLite, which
+    runs inside the server process."""
+    if database["backend"] != "postgres":
+        return 0.0
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if database["name"].encode() not in (proc / "cmdline").read_bytes():
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def load_with_database(
+    server: Server,
+    database: dict[str, Any],
+    target: load.Target,
+    connections: int,
+    seconds: float,
+    scratch: Path,
+) -> dict[str, Any]:
+    before = database_cpu_seconds(database)
+    run = server.load(target, connections, seconds, scratch)
+    if database["backend"] == "postgres" and run["requests"]:
+        run["database_cpu_us_per_request"] = (database_cpu_seconds(database) - before) / run["requests"] * 1e6
+    return run
+
+
 def measure_backend(backend: str, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"colonnade-bench-{backend}-"))
     config = write_config(workdir)
     database: dict[str, Any] = {"backend": backend, "path": workdir / "data" / "colonnade.db"}
     if backend == "postgres":
-        name = f"colonnade_bench_{uuid.uuid4().hex[:10]}"
-        database["url"] = f"{args.postgres_url.rstrip('/')}/{name}"
-        asyncio.run(_postgres(args.postgres_url, f'CREATE DATABASE "{name}"'))
+        database["name"] = f"colonnade_bench_{uuid.uuid4().hex[:10]}"
+        database["url"] = f"{args.postgres_url.rstrip('/')}/{database['name']}"
+        asyncio.run(_postgres(args.postgres_url, f'CREATE DATABASE "{database["name"]}"'))
         config.write_text(config.read_text() + f'\n[database]\nurl = "{database["url"]}"\n')
     results: dict[str, Any] = {"backend": backend, "load_average_at_start": os.getloadavg()}
     port = free_port()
@@ -334,20 +369,34 @@ def measure_backend(backend: str, args: argparse.Namespace, scratch: Path) -> di
         creator = sign_up(server.base_url, "creator@bench.test")
         asyncio.run(create_chats(server.base_url, lister["token"], CHATS_LISTED, 4))
         auth = {"Authorization": f"Bearer {lister['token']}"}
+        # The floor under the list, on the same server: no work at all, then the token check and an
+        # empty list (the creator has no chats yet).
+        floors = {
+            "health": load.Target("GET", "/health"),
+            "empty_list": load.Target(
+                "GET", LIST_PATHS["v1"], {"Authorization": f"Bearer {creator['token']}"}
+            ),
+        }
+        for name, target in floors.items():
+            server.load(target, 4, 1, scratch)  # warm-up
+            results[f"{name}_c1"] = load_with_database(server, database, target, 1, args.duration, scratch)
         for name, path in LIST_PATHS.items():
             target = load.Target("GET", path, auth)
             server.load(target, 4, 1, scratch)  # warm-up
             for connections in (1, 32):
-                run = server.load(target, connections, args.duration, scratch)
+                run = load_with_database(server, database, target, connections, args.duration, scratch)
                 results[f"list_{name}_c{connections}"] = run
         import httpx
 
         listed = httpx.get(server.base_url + LIST_PATHS["v1"], headers=auth, timeout=30).json()
         results["chats_listed"] = len(listed)
 
-        before = server.cpu_seconds()
+        before, before_db = server.cpu_seconds(), database_cpu_seconds(database)
         creates = asyncio.run(create_chats(server.base_url, creator["token"], args.creates, 16))
         creates["server_cpu_us_per_request"] = (server.cpu_seconds() - before) / args.creates * 1e6
+        if backend == "postgres":
+            used = database_cpu_seconds(database) - before_db
+            creates["database_cpu_us_per_request"] = used / args.creates * 1e6
         ids = set(creates.pop("ids"))
         stored = stored_chat_ids(server.base_url, creator["token"])
         creates["answered_200"] = len(ids)
@@ -362,7 +411,8 @@ def measure_backend(backend: str, args: argparse.Namespace, scratch: Path) -> di
     finally:
         server.stop()
         if backend == "postgres":
-            asyncio.run(_postgres(args.postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            drop = f'DROP DATABASE IF EXISTS "{database["name"]}" WITH (FORCE)'
+            asyncio.run(_postgres(args.postgres_url, drop))
         shutil.rmtree(workdir, ignore_errors=True)
     return results
 

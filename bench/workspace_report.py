@@ -20,6 +20,8 @@ def _run(run: dict[str, Any]) -> str:
     text = f"{run['requests_per_second']:,.0f} req/s, p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms"
     if run.get("server_cpu_us_per_request"):
         text += f", {run['server_cpu_us_per_request']:,.0f} µs server CPU/req"
+    if run.get("database_cpu_us_per_request"):
+        text += f" + {run['database_cpu_us_per_request']:,.0f} µs PostgreSQL"
     return text + (f", **{run['errors']} errors**" if run["errors"] else "")
 
 
@@ -31,6 +33,13 @@ def rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
     """``(figure, backend, colonnade, target, verdict, Open WebUI)`` rows."""
     table = []
     backend = results["backend"]
+    floors = (
+        ("health", "`GET /health` (no auth, no query), c=1"),
+        ("empty_list", "`GET /api/v1/chats/` (0 chats), c=1"),
+    )
+    for key, label in floors:
+        if f"{key}_c1" in results:
+            table.append((label, backend, _run(results[f"{key}_c1"]), "(floor)", "—", "—"))
     for name, path in LIST_PATHS.items():
         for connections in (1, 32):
             run = results[f"list_{name}_c{connections}"]
@@ -56,6 +65,11 @@ def rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
             (
                 f"{creates['creates_per_second']:,.0f} creates/s, p50 {creates['p50_ms']:.1f} ms, "
                 f"p99 {creates['p99_ms']:.1f} ms, {creates['server_cpu_us_per_request']:,.0f} µs server CPU/create"
+                + (
+                    f" + {creates['database_cpu_us_per_request']:,.0f} µs PostgreSQL"
+                    if creates.get("database_cpu_us_per_request")
+                    else ""
+                )
                 + (f", **{creates['errors']} errors**" if creates["errors"] else "")
             ),
             f"≥ {target:,} creates/s",

@@ -15,6 +15,7 @@ from openai_helpers import UPSTREAM_KEY, Proxy, serve
 async def proxy(make_app: Any, auth_headers: Any) -> Any:
     """``await proxy(connections=[...], **openai_options)`` -> :class:`Proxy`, stopped at teardown."""
     running: list[tuple[asyncio.Event, asyncio.Task[None], socket.socket]] = []
+    proxies: list[Proxy] = []
 
     async def factory(connections: list[dict[str, Any]], **options: Any) -> Proxy:
         config = {"plugins": {"openai": {"connections": connections, **options}}}
@@ -22,10 +23,15 @@ async def proxy(make_app: Any, auth_headers: Any) -> Any:
         stop = asyncio.Event()
         url, task, sock = await serve(app, stop)
         running.append((stop, task, sock))
-        return Proxy(app, url, await auth_headers(app, role="admin"), await auth_headers(app, role="user"))
+        served = Proxy(app, url, await auth_headers(app, role="admin"), await auth_headers(app, role="user"))
+        proxies.append(served)
+        return served
 
     yield factory
 
+    for served in proxies:
+        for client in served.clients:
+            await client.close()
     for stop, task, sock in reversed(running):
         stop.set()
         await task

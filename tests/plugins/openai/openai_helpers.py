@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 UPSTREAM_KEY = "sk-upstream-secret-0123456789"
@@ -19,6 +19,7 @@ class Proxy:
     url: str  # the application's root URL
     admin: dict[str, str]  # Authorization headers of an admin
     user: dict[str, str]  # ... and of a plain user
+    clients: list[Any] = field(default_factory=list)  # SDK clients, closed at teardown
 
     def token(self, headers: dict[str, str]) -> str:
         return headers["Authorization"].removeprefix("Bearer ")
@@ -27,9 +28,11 @@ class Proxy:
         """An ``openai.AsyncOpenAI`` client pointed at the proxy, signed in as ``headers`` (default: user)."""
         import openai
 
-        return openai.AsyncOpenAI(
+        client = openai.AsyncOpenAI(
             api_key=self.token(headers or self.user), base_url=self.url + prefix, max_retries=0, timeout=30
         )
+        self.clients.append(client)
+        return client
 
 
 async def serve(app: Any, stop: asyncio.Event) -> tuple[str, asyncio.Task[None], socket.socket]:

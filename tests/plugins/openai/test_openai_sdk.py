@@ -66,7 +66,7 @@ async def test_a_pending_user_or_no_token_is_refused(proxy, upstream, auth_heade
     pending = await auth_headers(running.app, role="pending")
     with pytest.raises(openai.PermissionDeniedError):
         await running.sdk(pending).models.list()
-    anonymous = openai.AsyncOpenAI(api_key="not-a-token", base_url=running.url + "/openai", max_retries=0)
+    anonymous = running.sdk({"Authorization": "Bearer not-a-token"})
     with pytest.raises(openai.AuthenticationError):
         await anonymous.chat.completions.create(model="gpt-4o-mini", messages=[])
     assert posts(upstream) == []

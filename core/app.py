@@ -12,8 +12,9 @@ from typing import Any
 
 from colonnade.calling import await_me_maybe, collect_named
 from colonnade.errors import StartupError, install_error_handlers
+from colonnade.hookcalls import call_impl, items_by_plugin, plain_impls, results_by_plugin
 from colonnade.host import Host
-from colonnade.plugin_manager import TRACE_LOGGER, make_plugin_manager
+from colonnade.plugin_manager import make_plugin_manager
 from colonnade.registry import did_you_mean
 from colonnade.responses import install_json_fast_path
 from colonnade.settings import Settings, format_validation_error, load_settings
@@ -90,11 +91,17 @@ def _version() -> str:
 
 def _validate_plugin_configs(host: Host) -> None:
     models: dict[str, Any] = {}
-    for result in host.pm.hook.register_config_models():
+    owners: dict[str, str] = {}
+    for plugin_name, result in results_by_plugin(host.pm, "register_config_models"):
         for name, model in (result or {}).items():
             if name in models:
-                raise StartupError(f"two plugins register a configuration model for [plugins.{name}]")
+                first, second = sorted((owners[name], plugin_name))
+                raise StartupError(
+                    f"plugins {first!r} and {second!r} both register a configuration model "
+                    f"for [plugins.{name}]; block one of them"
+                )
             models[name] = model
+            owners[name] = plugin_name
     # A section for an installed plugin without a model (or a blocked one) is allowed: blocking a plugin
     # must not force the operator to delete its configuration.
     known = set(models) | set(host.pm.entry_points) | set(host.pm.infos) | set(host.settings.host.block_plugins)
@@ -138,39 +145,25 @@ def _register_blueprints(app: Any, host: Host) -> None:
     """Register every plugin's blueprints, refusing two plugins that claim the same method and path."""
     from quart_schema import tag_blueprint
 
-    for plugin_name, items in _results_by_plugin(host.pm, "register_blueprints", host=host):
+    for plugin_name, items in items_by_plugin(host.pm, "register_blueprints", order="startup", host=host):
         for item in items:
-            blueprint, options = item if isinstance(item, tuple) else (item, {})
-            if not hasattr(blueprint, "_colonnade_tagged"):
-                tag_blueprint(blueprint, [plugin_name])
-                blueprint._colonnade_tagged = True
             before = {rule.endpoint for rule in app.url_map.iter_rules()}
             try:
+                blueprint, options = item if isinstance(item, tuple) else (item, {})
+                if not hasattr(blueprint, "_colonnade_tagged"):
+                    tag_blueprint(blueprint, [plugin_name])
+                    blueprint._colonnade_tagged = True
                 app.register_blueprint(blueprint, **options)
             except ValueError as error:  # two blueprints under one name
                 raise StartupError(f"plugin {plugin_name!r} could not register its routes: {error}") from None
+            except Exception as error:  # not a blueprint, or one whose own registration fails
+                raise StartupError(
+                    f"plugin {plugin_name!r} could not register its routes: {type(error).__name__}: {error}"
+                ) from error
             for rule in app.url_map.iter_rules():
                 if rule.endpoint not in before:
                     _claimed_routes(app).setdefault(rule.endpoint, plugin_name)
     _check_route_conflicts(app)
-
-
-def _results_by_plugin(pm: Any, hook_name: str, **kwargs: Any) -> list[tuple[str, list[Any]]]:
-    """Call a list-returning registration hook plugin by plugin: ``[(plugin name, items)]``.
-
-    The host needs to know which plugin returned what (to name it in errors, to tag its routes). Hook
-    wrappers (``@hookimpl(wrapper=True)``) still wrap each plugin's call, through a subset caller.
-    """
-    caller = getattr(pm.hook, hook_name)
-    plain = _plain_impls(caller)
-    if len(plain) == len(caller.get_hookimpls()):
-        return [(impl.plugin_name, list(_call_impl(impl, **kwargs) or ())) for impl in plain]
-    results = []
-    for impl in plain:
-        others = [other.plugin for other in plain if other is not impl]
-        returned = pm.subset_hook_caller(hook_name, others)(**kwargs)
-        results.append((impl.plugin_name, [item for result in returned for item in result or ()]))
-    return results
 
 
 def _claimed_routes(app: Any) -> dict[str, str]:
@@ -193,38 +186,6 @@ def _check_route_conflicts(app: Any) -> None:
             seen[key] = owner
 
 
-def _call_impl(impl: Any, **kwargs: Any) -> Any:
-    """Call one hook implementation with the subset of arguments it asks for.
-
-    The host calls some hooks one implementation at a time, to name the plugin at fault in errors;
-    those calls bypass pluggy's monitoring, so they are traced here.
-    """
-    host = kwargs.get("host")
-    if host is not None and host.pm.tracing:
-        logging.getLogger(TRACE_LOGGER).warning(
-            "hook %s(%s) -> [%r]",
-            impl.opts.get("specname") or impl.function.__name__,
-            ", ".join(kwargs),
-            impl.plugin_name,
-        )
-    return impl.function(**{name: kwargs[name] for name in impl.argnames})
-
-
-def _plain_impls(caller: Any, *, reverse: bool = False) -> list[Any]:
-    """A hook's implementations in start-up order, without wrappers (they wrap a whole pluggy call).
-
-    Start-up order is registration order (core plugins, then entry points with each plugin after
-    those it ``requires``, then test plugins), ``tryfirst`` ones first and ``trylast`` ones last, so a
-    plugin's ``startup`` can use what the plugins it needs set up. ``reverse`` gives shutdown order.
-    """
-    impls = [impl for impl in caller.get_hookimpls() if not (impl.wrapper or impl.hookwrapper)]
-    first = [impl for impl in impls if impl.tryfirst]
-    last = [impl for impl in impls if impl.trylast]
-    middle = [impl for impl in impls if not impl.tryfirst and not impl.trylast]
-    ordered = [*first, *middle, *last]
-    return ordered[::-1] if reverse else ordered
-
-
 async def startup(host: Host, *, testing: bool = False) -> None:
     """Open storage, build the registries, then run every ``startup`` hook."""
     from colonnade import db
@@ -245,13 +206,14 @@ async def startup(host: Host, *, testing: bool = False) -> None:
 
 
 async def _start_plugins(host: Host) -> None:
-    host.actions = collect_named(host.pm.hook.register_actions(host=host), kind="action")
-    event_classes = [cls for result in host.pm.hook.register_events() for cls in result or ()]
+    actions = items_by_plugin(host.pm, "register_actions", host=host)
+    host.actions = collect_named([items for _plugin, items in actions], kind="action")
+    event_classes = [cls for _plugin, items in items_by_plugin(host.pm, "register_events") for cls in items]
     collect_named([event_classes], kind="event")  # duplicate names are a start-up error
     host.event_classes = tuple(event_classes)
-    for impl in _plain_impls(host.pm.hook.startup):
+    for impl in plain_impls(host.pm.hook.startup):
         try:
-            await await_me_maybe(_call_impl(impl, host=host))
+            await await_me_maybe(call_impl(host.pm, impl, host=host))
         except StartupError:
             raise
         except Exception as error:
@@ -262,9 +224,9 @@ async def shutdown(host: Host) -> None:
     """Run every ``shutdown`` hook (a failure is logged, the rest still run), then release resources."""
     from colonnade import db
 
-    for impl in _plain_impls(host.pm.hook.shutdown, reverse=True):
+    for impl in plain_impls(host.pm.hook.shutdown, reverse=True):
         try:
-            await await_me_maybe(_call_impl(impl, host=host))
+            await await_me_maybe(call_impl(host.pm, impl, host=host))
         except Exception:
             log.exception("plugin %r failed to shut down", impl.plugin_name)
     await host.close_http_clients()

@@ -113,17 +113,22 @@ class ColonnadeGroup(click.Group):
         super().add_command(cmd, name)
 
     def load_plugin_commands(self, ctx: click.Context) -> None:
-        """Call every ``register_commands`` implementation once, with this group."""
+        """Call every ``register_commands`` implementation once, with this group.
+
+        Each implementation gets only the arguments it declares, as pluggy would give them.
+        """
+        from colonnade.hookcalls import call_impl, call_order
+
         if self._plugin_commands_loaded:
             return
         self._plugin_commands_loaded = True
         state = ctx.ensure_object(CliState)
         state.use_config(ctx.params.get("config"))
         pm = state.plugin_manager()
-        for impl in reversed(pm.hook.register_commands.get_hookimpls()):
+        for impl in call_order(pm.hook.register_commands):
             self._registering = impl.plugin_name
             try:
-                impl.function(cli=self)
+                call_impl(pm, impl, cli=self)
             except StartupError:
                 raise
             except Exception as error:

@@ -75,12 +75,24 @@ def tortoise_config(settings: Settings, apps: dict[str, list[str]]) -> dict[str,
 
 
 def collect_db_models(pm: Any) -> dict[str, list[str]]:
+    """``{app label: [models modules]}`` from every plugin's ``register_db_models``.
+
+    :raises StartupError: When a plugin's hook fails or two plugins claim one app label (named).
+    """
+    from colonnade.hookcalls import results_by_plugin
+
     apps: dict[str, list[str]] = {}
-    for result in pm.hook.register_db_models():
+    owners: dict[str, str] = {}
+    for plugin_name, result in results_by_plugin(pm, "register_db_models"):
         for label, modules in (result or {}).items():
             if label in apps:
-                raise StartupError(f"two plugins register Tortoise models under the app label {label!r}")
+                first, second = sorted((owners[label], plugin_name))
+                raise StartupError(
+                    f"plugins {first!r} and {second!r} both register Tortoise models under "
+                    f"the app label {label!r}"
+                )
             apps[label] = list(modules)
+            owners[label] = plugin_name
     return apps
 
 

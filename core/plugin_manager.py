@@ -71,12 +71,20 @@ class ColonnadePluginManager(pluggy.PluginManager):
         self.tracing = False
 
     def register_plugin(self, plugin: Any, name: str, source: str, version: str | None = None) -> None:
+        taken = self.has_plugin(name) or self.is_registered(plugin)
         try:
             registered = self.register(plugin, name=name)
-        except ValueError as error:
-            raise StartupError(f"plugin {name!r} could not be registered: {error}") from None
         except pluggy.PluginValidationError as error:
             raise StartupError(f"plugin {name!r} is invalid: {error}") from None
+        except StartupError:
+            raise
+        except Exception as error:
+            if isinstance(error, ValueError) and taken:
+                raise StartupError(f"plugin {name!r} could not be registered: {error}") from None
+            # Registering runs the plugin's historic hooks (add_hookspecs) at once.
+            raise StartupError(
+                f"plugin {name!r} failed in add_hookspecs: {type(error).__name__}: {error}"
+            ) from error
         if registered is None:  # blocked
             return
         requires = tuple(getattr(plugin, "requires", ()) or ())

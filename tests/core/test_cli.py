@@ -343,6 +343,45 @@ def test_a_plugin_cannot_replace_a_builtin_command(tmp_path, capsys):
     )
 
 
+class NoArguments:
+    """A ``register_commands`` taking none of the spec's arguments, which pluggy allows."""
+
+    __name__ = "no_arguments"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @hookimpl
+    def register_commands(self):
+        self.calls += 1
+
+
+def test_a_register_commands_taking_no_arguments_is_called_without_them(tmp_path, capsys):
+    config = write_config(tmp_path, {})
+    plugin = NoArguments()
+
+    status, out, err = run(capsys, ["--config", str(config), "--help"], plugins=[plugin, Probe()])
+
+    assert (status, err) == (0, "")
+    assert plugin.calls == 1
+    assert "probe-greet" in out
+
+
+class FailingCommands:
+    __name__ = "failing_commands"
+
+    @hookimpl
+    def register_commands(self, cli):
+        raise RuntimeError("no commands today")
+
+
+def test_a_failing_register_commands_is_one_line_naming_the_plugin(tmp_path, capsys):
+    config = write_config(tmp_path, {})
+    status, _, err = run(capsys, ["--config", str(config), "anything"], plugins=[FailingCommands()])
+    assert status == 2
+    assert err == "colonnade: plugin 'failing_commands' failed to register its commands: no commands today\n"
+
+
 def test_an_unknown_command_is_a_usage_error(tmp_path, capsys):
     config = write_config(tmp_path, {})
     status, _, err = run(capsys, ["--config", str(config), "sevre"])

@@ -9,6 +9,7 @@ connection is ``upstream.base_url + "/v1"``. Tests script it through ``upstream.
     control.chunks = ["Hel", "lo"]       # streamed content pieces (default: the reply in 3 pieces)
     control.fail(503, "overloaded")      # every POST answers this status and OpenAI error body
     control.malformed = True             # the stream's second event is not JSON
+    control.ignore_stream = True         # answer JSON even to a stream request (some servers do)
     control.stall = asyncio.Event()      # streams wait on it after the first chunk, others before answering
 
 and read back ``control.stream_closed`` (set when a stream ends, finished or cut off) and
@@ -44,6 +45,7 @@ class FakeOpenAI:
     malformed: bool = False
     stall: asyncio.Event | None = None
     send_done: bool = True
+    ignore_stream: bool = False  # answer one JSON body even when a stream is asked for
     stream_closed: asyncio.Event = field(default_factory=asyncio.Event)
     cancelled: bool = False
     deployments: list[str] = field(default_factory=list)
@@ -115,7 +117,7 @@ def create_app() -> Any:
         if deployment is not None:
             control.deployments.append(deployment)
         model = body.get("model") or deployment
-        if body.get("stream"):
+        if body.get("stream") and not control.ignore_stream:
             return stream(model, body)
         if control.stall is not None:
             await control.stall.wait()

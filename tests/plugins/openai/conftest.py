@@ -13,13 +13,19 @@ from openai_helpers import UPSTREAM_KEY, Proxy, serve
 
 @pytest_asyncio.fixture
 async def proxy(make_app: Any, auth_headers: Any) -> Any:
-    """``await proxy(connections=[...], **openai_options)`` -> :class:`Proxy`, stopped at teardown."""
+    """``await proxy([connection, ...], load_plugins=(...), **openai_options)`` -> :class:`Proxy`, stopped at teardown."""
     running: list[tuple[asyncio.Event, asyncio.Task[None], socket.socket]] = []
     proxies: list[Proxy] = []
 
-    async def factory(connections: list[dict[str, Any]], **options: Any) -> Proxy:
-        config = {"plugins": {"openai": {"connections": connections, **options}}}
-        app = await make_app(config=config, load_plugins=["openai"])
+    async def factory(
+        connections: list[dict[str, Any]],
+        *,
+        load_plugins: tuple[str, ...] = (),
+        plugins_config: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Proxy:
+        config = {"plugins": {"openai": {"connections": connections, **options}, **(plugins_config or {})}}
+        app = await make_app(config=config, load_plugins=["openai", *load_plugins])
         stop = asyncio.Event()
         url, task, sock = await serve(app, stop)
         running.append((stop, task, sock))

@@ -3,7 +3,9 @@
 Only when the request names a ``chat_id`` of the caller and the ``chats`` plugin is loaded; a temporary
 chat (``local:...``/``temporary:...``) is never saved. The user message is appended first (unless the
 request's ``user_message`` is already in the chat), then an assistant placeholder (``done: false``,
-which a client's history merge leaves alone) that the finished answer fills.
+which a client's history merge leaves alone) that the finished answer fills. Each write emits the
+chats plugin's ``chats.message_created`` / ``chats.message_updated`` event, so a realtime plugin can
+show the turn in the user's other tabs.
 """
 
 from __future__ import annotations
@@ -29,9 +31,18 @@ def _last_user_message(messages: Any) -> dict[str, Any] | None:
 class ChatRecorder:
     """Writes one user/assistant turn into a chat; :meth:`open` gives ``None`` when nothing is saved."""
 
-    def __init__(self, chat: Any, reply_id: str) -> None:
+    def __init__(self, host: Host, actor: Actor, chat: Any, reply_id: str) -> None:
+        self.host = host
+        self.actor = actor
         self.chat = chat
         self.reply_id = reply_id
+
+    @staticmethod
+    async def _emit(host: Host, actor: Actor, chat: Any, message_id: str, *, created: bool) -> None:
+        from colonnade.plugins.chats.events import MessageCreated, MessageUpdated
+
+        kind = MessageCreated if created else MessageUpdated
+        await host.emit(kind(actor=actor, chat_id=chat.id, user_id=chat.user_id, message_id=message_id))
 
     @classmethod
     async def open(
@@ -70,6 +81,7 @@ class ChatRecorder:
                 )
                 body.setdefault("models", [model_id])
                 parent_id = (await chat_messages.append(chat, actor, body))["id"]
+                await cls._emit(host, actor, chat, parent_id, created=True)
 
         reply_id = metadata.get("id")
         reply = None
@@ -83,7 +95,8 @@ class ChatRecorder:
                 placeholder["id"] = reply_id
             placeholder["parentId"] = parent_id
             reply_id = (await chat_messages.append(chat, actor, placeholder))["id"]
-        return cls(chat, reply_id)
+            await cls._emit(host, actor, chat, reply_id, created=True)
+        return cls(host, actor, chat, reply_id)
 
     async def finish(self, content: str, *, usage: Any = None, error: str | None = None) -> None:
         """Fill the assistant message: its text, ``done: true``, and the usage or the error if any."""
@@ -99,3 +112,4 @@ class ChatRecorder:
         if error is not None:
             changes["error"] = {"content": error}
         await chat_messages.update(self.chat, row, changes)
+        await self._emit(self.host, self.actor, self.chat, self.reply_id, created=False)

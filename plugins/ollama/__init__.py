@@ -39,3 +39,10 @@ def register_blueprints(host: Any) -> list[Any]:
     from colonnade.plugins.ollama import views
 
     return [(views.bp, {"url_prefix": "/ollama"})]
+
+
+@hookimpl(optionalhook=True)
+def register_llm_providers(host: Any) -> list[Any]:
+    from colonnade.plugins.ollama.provider import OllamaProvider
+
+    return [OllamaProvider(host)]

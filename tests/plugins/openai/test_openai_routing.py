@@ -107,7 +107,10 @@ async def test_one_connections_models_are_for_admins(proxy, upstream, fake_upstr
         assert missing.status_code == 404 and "7" in missing.json()["detail"]
 
 
-async def test_the_upstream_key_is_never_returned(proxy, upstream):
+async def test_the_upstream_key_is_never_returned_or_logged(proxy, upstream, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
     running = await proxy([connection(upstream, name="main")])
     upstream.app.control.fail(401, f"Incorrect API key provided: {UPSTREAM_KEY}")
     async with httpx.AsyncClient(base_url=running.url) as http:
@@ -127,3 +130,5 @@ async def test_the_upstream_key_is_never_returned(proxy, upstream):
     assert refused.json()["error"]["message"] == "Incorrect API key provided: ***"
     for response in bodies:
         assert UPSTREAM_KEY not in response.text
+    assert any(record.name.startswith("httpx") for record in caplog.records)  # requests were logged
+    assert UPSTREAM_KEY not in caplog.text

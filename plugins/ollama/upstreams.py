@@ -42,6 +42,8 @@ class Upstream:
     prefix_id: str | None
     model_ids: frozenset[str]
     client: httpx.AsyncClient
+    #: The API key, only to blank it out of upstream error messages that echo it.
+    secret: str | None = field(default=None, repr=False)
     #: ``(monotonic expiry, tag entries)`` of the last successful ``/api/tags``.
     cached: tuple[float, list[dict[str, Any]]] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -89,6 +91,8 @@ class Upstream:
 
     def status_error(self, status: int, raw: bytes) -> ApiError:
         message = error_message(raw)
+        if self.secret:
+            message = message.replace(self.secret, "***")
         detail = f"{self.label}: {message}" if message else f"{self.label} answered HTTP {status}"
         # A 4xx is the client's to fix (unknown model, bad option), so it passes through; any other
         # status means the upstream failed, which to our client is a bad gateway.
@@ -179,8 +183,9 @@ class Upstreams:
     def _build(host: Host, index: int, config: OllamaUpstream) -> Upstream:
         name = config.name or str(index)
         headers = {}
-        if config.api_key is not None:
-            headers["Authorization"] = f"Bearer {config.api_key.get_secret_value()}"
+        secret = config.api_key.get_secret_value() if config.api_key is not None else None
+        if secret:
+            headers["Authorization"] = f"Bearer {secret}"
         base_url = host.upstream_url(f"ollama.{name}", config.base_url)
         client = host.http_client(
             f"ollama.{name}",
@@ -188,7 +193,7 @@ class Upstreams:
             headers=headers,
             timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
         )
-        return Upstream(index, name, config.prefix_id, frozenset(config.model_ids), client)
+        return Upstream(index, name, config.prefix_id, frozenset(config.model_ids), client, secret)
 
     def by_index(self, index: int) -> Upstream:
         if not 0 <= index < len(self.all):

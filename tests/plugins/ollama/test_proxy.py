@@ -148,6 +148,10 @@ async def test_several_upstreams_route_by_model(serve_app, fake_upstream, auth_h
         response = await http.get("/api/tags/7")
         assert response.status_code == 404
         assert "sk-upstream-secret" not in (await http.get("/api/tags")).text
+        remote.app.ollama.fail("/api/chat", 401, "invalid key sk-upstream-secret")
+        response = await http.post("/api/chat", json={"model": "remote.qwen3:8b", "messages": []})
+        assert response.status_code == 401
+        assert response.json() == {"detail": "Ollama upstream 'u1': invalid key ***"}
 
 
 @pytest.mark.asyncio

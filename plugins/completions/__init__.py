@@ -61,6 +61,15 @@ def startup(host: Any) -> None:
     )
 
 
+@hookimpl
+def register_llm_providers(host: Any) -> list[Any]:
+    if not host.pm.has_plugin("models"):
+        return []
+    from colonnade.plugins.models.provider import WorkspaceProvider
+
+    return [WorkspaceProvider(host)]
+
+
 @hookimpl(trylast=True)
 def completion_route_model(host: Any, model_id: str, actor: Any) -> Any:
     async def from_the_list() -> str | None:

@@ -112,6 +112,10 @@ class Catalogue:
         merged: dict[str, Listed] = dict(base) if everything else {}
         for entry in workspace:
             info = entry.get("info") or {}
+            if info.get("is_active") is False:
+                # An inactive row hides its preset, and the base model it decorates, from everyone.
+                merged.pop(entry["id"], None)
+                continue
             if info.get("base_model_id"):
                 under = base.get(info["base_model_id"])
                 inherited = {"owned_by": under.entry.get("owned_by")} if under else {}

@@ -228,7 +228,7 @@ async def test_a_client_that_goes_away_closes_the_provider_stream(completions_ap
     await asyncio.wait_for(provider.closed.wait(), timeout=10)
 
 
-async def test_hook_completion_inlet_changes_and_rejects_requests(completions_app, auth_headers):
+async def test_hook_completion_inlet(completions_app, auth_headers):
     class Inlet:
         __name__ = "inlet"
 
@@ -267,7 +267,7 @@ async def test_request_params_apply_to_the_body(completions_app, auth_headers):
     }
 
 
-async def test_hook_completion_stream_wrapper_rewrites_chunks_the_outlet_sees(completions_app, auth_headers):
+async def test_hook_completion_stream_wrapper(completions_app, auth_headers):
     outlets = []
 
     class Shout:
@@ -298,7 +298,7 @@ async def test_hook_completion_stream_wrapper_rewrites_chunks_the_outlet_sees(co
     assert outlets == [(True, "QUIET WORDS")]
 
 
-async def test_hook_completion_outlet_changes_a_whole_response(completions_app, auth_headers):
+async def test_hook_completion_outlet(completions_app, auth_headers):
     class Outlet:
         __name__ = "outlet"
 
@@ -316,7 +316,7 @@ async def test_hook_completion_outlet_changes_a_whole_response(completions_app, 
     ] == "Hello from the provider [checked]"
 
 
-async def test_hook_completion_route_model_claims_unlisted_models(completions_app, auth_headers):
+async def test_hook_completion_route_model(completions_app, auth_headers):
     class Router:
         __name__ = "router"
 

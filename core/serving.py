@@ -23,7 +23,9 @@ import signal
 import socket
 import ssl
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from colonnade.errors import StartupError
@@ -45,6 +47,9 @@ MANAGED_HYPERCORN_KEYS = {
     "application_path": "it is chosen by colonnade",
     "workers": "use server.workers",
 }
+
+#: The file a spawned worker that fails to start appends its message to, named in its environment.
+WORKER_FAILURES_VARIABLE = "COLONNADE_SERVE_WORKER_FAILURES"
 
 LOG_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 
@@ -227,7 +232,8 @@ def serve_workers(app: Quart, settings: Settings, environment: dict[str, str]) -
 
     :param environment: ``COLONNADE_*`` variables the workers need to rebuild the same settings (the
         config file path and command-line overrides); exported before the workers are spawned.
-    :return: 0 after a graceful stop (SIGTERM/SIGINT); 1 when workers ended on their own.
+    :return: 0 after a graceful stop (SIGTERM/SIGINT); 2 when a worker failed to start (its message is
+        printed above); 1 when workers ended on their own otherwise.
     :raises StartupError: When an address cannot be bound or the start-up check fails.
     """
     from hypercorn.run import run
@@ -236,19 +242,47 @@ def serve_workers(app: Quart, settings: Settings, environment: dict[str, str]) -
     sockets = bind_sockets(config)
     try:
         asyncio.run(check_startup(app))
-        # check_startup applied pending migrations already: workers starting together must not race.
-        os.environ.update({**environment, "COLONNADE_DATABASE_MIGRATE_ON_START": "false"})
-        log.info("starting %d workers", settings.server.workers)
-        return _run_supervisor(run, config)
+        with tempfile.TemporaryDirectory(prefix="colonnade-serve-") as reports:
+            failures = Path(reports) / "worker-failures"
+            # check_startup applied pending migrations already: workers starting together must not race.
+            os.environ.update(
+                {
+                    **environment,
+                    "COLONNADE_DATABASE_MIGRATE_ON_START": "false",
+                    WORKER_FAILURES_VARIABLE: str(failures),
+                }
+            )
+            log.info("starting %d workers", settings.server.workers)
+            status, signalled = _run_supervisor(run, config)
+            return _exit_status(status, signalled=signalled, failed_to_start=failures.exists())
     finally:
         for sock in sockets:
             sock.close()
 
 
-def _run_supervisor(run: Callable[[Config], int], config: Config) -> int:
-    # hypercorn's run() returns 0 even when a worker failed (it overwrites the failed status), and it
-    # replaces any signal handler installed here. A wakeup fd survives that and records which signals
-    # arrived: without SIGTERM or SIGINT, the supervisor stopped because its workers did.
+def _exit_status(status: int, *, signalled: bool, failed_to_start: bool) -> int:
+    """The supervisor's exit status, decided from what happened rather than from hypercorn's ``run()``.
+
+    hypercorn's status is unreliable: after the first worker fails it terminates the others and returns
+    the status of whichever happen to have exited by then (0 when none has, -15 for one it killed).
+    A worker that fails to start writes its message to a file first (:func:`_exit_worker`), and that
+    file exists before ``run()`` returns, since ``run()`` returns only after a worker has ended.
+    """
+    if failed_to_start:
+        log.error("a worker failed to start; see its message above")
+        return 2
+    if not signalled:
+        log.error("the workers stopped without being asked to; see their messages above")
+        return 1
+    log.info("stopped")
+    return 0 if status == 0 else 1
+
+
+def _run_supervisor(run: Callable[[Config], int], config: Config) -> tuple[int, bool]:
+    """Run hypercorn's supervisor: ``(its status, whether SIGTERM or SIGINT stopped it)``."""
+    # hypercorn's run() replaces any signal handler installed here. A wakeup fd survives that and
+    # records which signals arrived: without SIGTERM or SIGINT, the supervisor stopped because its
+    # workers did.
     received, wakeup = socket.socketpair()
     received.setblocking(False)
     wakeup.setblocking(False)
@@ -263,18 +297,14 @@ def _run_supervisor(run: Callable[[Config], int], config: Config) -> int:
             signals = set()
         received.close()
         wakeup.close()
-    if status == 0 and not signals & {signal.SIGTERM, signal.SIGINT}:
-        log.error("the workers stopped without being asked to; see their messages above")
-        return 1
-    log.info("stopped")
-    return status
+    return status, bool(signals & {signal.SIGTERM, signal.SIGINT})
 
 
 def worker_app() -> Any:
     """The application of one spawned worker, built from the environment the supervisor exported.
 
     A start-up failure inside a worker prints one line and ends the worker with status 2; hypercorn's
-    supervisor then stops the other workers and :func:`serve_workers` returns 1.
+    supervisor then stops the other workers and :func:`serve_workers` returns 2.
     """
     from colonnade.app import create_app
     from colonnade.settings import load_settings
@@ -291,5 +321,13 @@ def worker_app() -> Any:
 
 def _exit_worker(message: str) -> None:
     print(f"colonnade: {message}", file=sys.stderr, flush=True)
+    failures = os.environ.get(WORKER_FAILURES_VARIABLE)
+    if failures:
+        # Tells the supervisor why this worker ended (see _exit_status); written before exiting.
+        try:
+            with open(failures, "a", encoding="utf-8") as report:
+                report.write(message + "\n")
+        except OSError:
+            pass  # the supervisor has finished already (this worker was being stopped anyway)
     # os._exit: multiprocessing would otherwise print the traceback of the SystemExit's cause.
     os._exit(2)

@@ -281,12 +281,23 @@ def test_a_plugin_failing_to_start_stops_the_start_in_one_line(start_server, wor
     assert "Traceback" not in log
 
 
-def test_workers_failing_to_start_end_the_supervisor_with_status_1(start_server):
-    # The supervisor's own start-up check is start 1; each worker's is refused.
+def test_workers_failing_to_start_end_the_supervisor_with_status_2(start_server):
+    # The supervisor's own start-up check is start 1; each worker's is refused. Whichever worker fails
+    # first, and whatever state the other is in when hypercorn stops it, the status is 2.
     server = start_server({"plugins": {"probe": {"fail_after_starts": 1}}}, "--workers", "2", ready=False)
 
-    assert server.process.wait(timeout=PATIENCE) == 1
+    assert server.process.wait(timeout=PATIENCE) == 2
     log = server.rest_of_log()
     assert re.search(r"colonnade: plugin 'probe' failed to start: start \d refused\n", log)
-    assert "the workers stopped without being asked to" in log
+    assert "a worker failed to start; see its message above" in log
     assert "Traceback" not in log
+
+
+def test_a_worker_dying_ends_the_supervisor_with_status_1(start_server):
+    server = start_server(None, "--workers", "2")
+    worker_pids = re.findall(r"\[(\d+)\] \[INFO\] hypercorn\.error: Running on", "".join(server.lines))
+
+    os.kill(int(worker_pids[0]), signal.SIGKILL)
+
+    assert server.process.wait(timeout=PATIENCE) == 1
+    assert "the workers stopped without being asked to; see their messages above" in server.rest_of_log()

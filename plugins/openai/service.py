@@ -42,7 +42,9 @@ class OpenAIService:
                 continue
             name = connection.name or str(index)
             timeout = httpx.Timeout(config.read_timeout, connect=config.connect_timeout)
-            client = host.http_client(f"openai.{name}", timeout=timeout)
+            # Every open stream holds a connection: allow many more than the host's default of 100.
+            limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+            client = host.http_client(f"openai.{name}", timeout=timeout, limits=limits)
             base_url = host.upstream_url(f"openai.{name}", connection.base_url) or connection.base_url
             self.upstreams.append(Upstream(index, connection, client, base_url))
         self._locks = {upstream.index: asyncio.Lock() for upstream in self.upstreams}

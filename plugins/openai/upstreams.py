@@ -267,13 +267,20 @@ async def sse_events(response: httpx.Response, upstream: Upstream) -> AsyncItera
         await response.aclose()
 
 
+def _event_data(batch: bytes) -> list[bytes]:
+    """The ``data`` of each event of a batch of whole events (several ``data:`` lines joined by newlines)."""
+    found = []
+    for event in batch.split(b"\n\n"):
+        lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
+        if lines:
+            found.append(b"\n".join(lines).strip())
+    return found
+
+
 def _check_events(batch: bytes, upstream: Upstream) -> bool:
     """Validate whole events; return whether ``[DONE]`` was among them."""
     done = False
-    for line in batch.split(b"\n"):
-        if not line.startswith(b"data:"):
-            continue
-        payload = line[5:].strip()
+    for payload in _event_data(batch):
         if payload == b"[DONE]":
             done = True
             continue
@@ -287,11 +294,5 @@ def _check_events(batch: bytes, upstream: Upstream) -> bool:
 
 
 def event_payloads(batch: bytes) -> list[Any]:
-    """The decoded ``data:`` payloads of a validated batch, ``[DONE]`` left out."""
-    payloads = []
-    for line in batch.split(b"\n"):
-        if line.startswith(b"data:"):
-            payload = line[5:].strip()
-            if payload != b"[DONE]":
-                payloads.append(json.loads(payload))
-    return payloads
+    """The decoded ``data`` of each event of a validated batch, ``[DONE]`` left out."""
+    return [json.loads(payload) for payload in _event_data(batch) if payload != b"[DONE]"]

@@ -1,0 +1,102 @@
+"""SSE relaying byte by byte: events split across reads, CRLF line ends, comments, multi-line data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from quart import Quart, Response
+
+pytestmark = pytest.mark.asyncio
+
+
+def raw_upstream(pieces: list[bytes], gate: asyncio.Event | None = None) -> Quart:
+    """An upstream that lists one model and streams exactly ``pieces``, waiting on ``gate`` after the first."""
+    app = Quart("raw_sse")
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": "raw", "object": "model", "created": 0, "owned_by": "x"}]}
+
+    @app.post("/v1/chat/completions")
+    async def chat():
+        async def body():
+            for number, piece in enumerate(pieces):
+                yield piece
+                if number == 0 and gate is not None:
+                    await gate.wait()
+
+        return Response(body(), content_type="text/event-stream")
+
+    return app
+
+
+def chunk(text: str) -> dict:
+    return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": text}}]}
+
+
+async def relayed(proxy, upstream_app, fake_upstream) -> tuple[str, list[str]]:
+    fake = await fake_upstream(upstream_app)
+    running = await proxy([{"base_url": fake.base_url + "/v1"}])
+    async with httpx.AsyncClient(base_url=running.url) as http:
+        answer = await http.post(
+            "/openai/chat/completions",
+            headers=running.user,
+            json={"model": "raw", "messages": [], "stream": True},
+        )
+    assert answer.status_code == 200
+    return answer.text, [line[5:].strip() for line in answer.text.splitlines() if line.startswith("data:")]
+
+
+async def test_events_cut_anywhere_arrive_whole(proxy, fake_upstream):
+    stream = (
+        b": keep-alive\r\n\r\n"
+        + f"data: {json.dumps(chunk('Hel'))}\r\n\r\n".encode()
+        + b'data: {"object": "chat.completion.chunk",\ndata: "choices": []}\n\n'  # one event, two data lines
+        + f"data: {json.dumps(chunk('lo'))}\n\ndata: [DONE]\n\n".encode()
+    )
+    pieces = [stream[i : i + 7] for i in range(0, len(stream), 7)]
+    text, payloads = await relayed(proxy, raw_upstream(pieces), fake_upstream)
+    assert payloads[0] == json.dumps(chunk("Hel")) and payloads[-1] == "[DONE]"
+    assert json.loads(payloads[-2]) == chunk("lo")
+    assert "\r" not in text
+
+
+async def test_a_stream_cut_mid_event_ends_with_an_error(proxy, fake_upstream):
+    stream = [f"data: {json.dumps(chunk('a'))}\n\n".encode(), b'data: {"object": "chat.comp']
+    _, payloads = await relayed(proxy, raw_upstream(stream), fake_upstream)
+    assert json.loads(payloads[0]) == chunk("a")
+    assert "ended mid-event" in json.loads(payloads[1])["error"]["message"]
+    assert payloads[-1] == "[DONE]"
+
+
+async def test_a_broken_first_event_is_502(proxy, fake_upstream):
+    fake = await fake_upstream(raw_upstream([b"data: <html>\n\n"]))
+    running = await proxy([{"base_url": fake.base_url + "/v1", "name": "odd"}])
+    async with httpx.AsyncClient(base_url=running.url) as http:
+        answer = await http.post(
+            "/openai/chat/completions",
+            headers=running.user,
+            json={"model": "raw", "messages": [], "stream": True},
+        )
+    assert answer.status_code == 502
+    assert answer.json()["detail"] == "OpenAI upstream 'odd' sent a malformed stream (an event is not JSON)"
+
+
+async def test_the_first_event_is_relayed_before_the_upstream_sends_more(proxy, fake_upstream):
+    gate = asyncio.Event()
+    first = f"data: {json.dumps(chunk('now'))}\n\n".encode()
+    fake = await fake_upstream(
+        raw_upstream([first, f"data: {json.dumps(chunk('later'))}\n\n".encode()], gate)
+    )
+    running = await proxy([{"base_url": fake.base_url + "/v1"}])
+    async with httpx.AsyncClient(base_url=running.url) as http:
+        body = {"model": "raw", "messages": [], "stream": True}
+        async with http.stream("POST", "/openai/chat/completions", headers=running.user, json=body) as answer:
+            received = answer.aiter_bytes()
+            assert await anext(received) == first  # while the upstream is still holding the rest
+            gate.set()
+            rest = b"".join([piece async for piece in received])
+    assert rest.endswith(b"data: [DONE]\n\n") and b"later" in rest

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 CHAT_NOT_FOUND = "Chat not found"
 
 
-def _last_user_message(messages: Any) -> dict[str, Any] | None:
+def last_user_message(messages: Any) -> dict[str, Any] | None:
     for message in reversed(messages if isinstance(messages, list) else ()):
         if isinstance(message, dict) and message.get("role") == "user":
             return message
@@ -46,8 +46,12 @@ class ChatRecorder:
 
     @classmethod
     async def open(
-        cls, host: Host, actor: Actor, metadata: dict[str, Any], model_id: str, messages: Any
+        cls, host: Host, actor: Actor, metadata: dict[str, Any], model_id: str, said: dict[str, Any] | None
     ) -> ChatRecorder | None:
+        """Check the chat and write the user message and the reply placeholder.
+
+        :param said: The request's last user message as it arrived (before the inlets changed it).
+        """
         chat_id = metadata.get("chat_id")
         if not chat_id or not host.pm.has_plugin("chats"):
             return None
@@ -73,9 +77,8 @@ class ChatRecorder:
                 raise ApiError(409, f"user_message: {given['id']!r} is not a user message of this chat")
             parent_id = existing.message_id
         else:
-            last = _last_user_message(messages)
-            if given or last is not None:
-                body = {"role": "user", "content": (last or {}).get("content", "")}
+            if given or said is not None:
+                body = {"role": "user", "content": (said or {}).get("content", "")}
                 body.update(
                     {key: value for key, value in given.items() if key not in ("childrenIds", "role")}
                 )

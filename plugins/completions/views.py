@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -12,7 +13,7 @@ from colonnade.errors import ApiError
 from colonnade.permissions import require
 from colonnade.plugins.completions import pipeline
 from colonnade.plugins.completions.catalogue import listing
-from colonnade.plugins.completions.persistence import ChatRecorder
+from colonnade.plugins.completions.persistence import ChatRecorder, last_user_message
 
 bp = Blueprint("completions", __name__)
 
@@ -41,10 +42,11 @@ async def json_body() -> Any:
 async def chat_completions(actor: Actor) -> Any:
     """OpenAI's chat completions: JSON, or an SSE stream ending ``data: [DONE]`` when ``stream`` is true."""
     the_host = host()
-    ctx = await pipeline.prepare(the_host, await json_body(), actor)
-    recorder = await ChatRecorder.open(
-        the_host, actor, ctx.metadata, ctx.model_id, ctx.request.get("messages")
-    )
+    body = await json_body()
+    # The chat keeps what the user said, not what the inlets made of it (context, instructions).
+    said = copy.deepcopy(last_user_message(body.get("messages") if isinstance(body, dict) else None))
+    ctx = await pipeline.prepare(the_host, body, actor)
+    recorder = await ChatRecorder.open(the_host, actor, ctx.metadata, ctx.model_id, said)
     if not ctx.stream:
         return jsonify(await pipeline.complete_whole(the_host, ctx, recorder))
     body = await pipeline.open_stream(the_host, ctx, recorder)

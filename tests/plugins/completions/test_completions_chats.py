@@ -163,3 +163,27 @@ async def test_temporary_chats_are_not_saved(completions_app, auth_headers):
         "/api/chat/completions", json=body, headers=await auth_headers(app)
     )
     assert response.status_code == 200
+
+
+async def test_the_chat_keeps_what_the_user_said_not_what_the_inlets_added(completions_app, auth_headers):
+    class AddContext:
+        __name__ = "add_context"
+
+        @hookimpl
+        def completion_inlet(self, ctx):
+            ctx.request["messages"][-1]["content"] += "\n\nContext: the manual says 42."
+
+    provider = Provider()
+    app = await completions_app(provider, load_plugins=["chats"], plugins=[AddContext()])
+    client, headers = app.test_client(), await auth_headers(app)
+    chat = await new_chat(client, headers)
+    body = {
+        "model": "echo-1",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "chat_id": chat["id"],
+        "id": "a1",
+    }
+    assert (await client.post("/api/chat/completions", json=body, headers=headers)).status_code == 200
+    assert provider.requests[-1]["messages"][-1]["content"].endswith("42.")
+    _, messages = await history(client, headers, chat["id"])
+    assert messages[messages["a1"]["parentId"]]["content"] == "Hi"

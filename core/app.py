@@ -46,6 +46,8 @@ def create_app(
 
     app = Quart("colonnade")
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_size
+    # None: no limit. Quart's default (60 s) would cut long completions streams and downloads.
+    app.config["RESPONSE_TIMEOUT"] = settings.server.response_timeout or None
     app.config["TESTING"] = testing
     host = Host(app, pm, settings)
     host._upstreams = dict(upstreams or {})

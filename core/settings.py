@@ -40,6 +40,9 @@ class ServerSettings(_Section):
     max_body_size: int = Field(16 * 1024 * 1024, ge=1024)
     #: Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     graceful_timeout: float = Field(5.0, ge=0)
+    #: Seconds a response may take to send, streamed body included; 0 (the default) for no limit, since
+    #: completions streams and downloads legitimately outlast Quart's own default of 60 s.
+    response_timeout: float = Field(0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     #: Extra hypercorn settings (``keep_alive_timeout``, ``certfile``, ...), passed through.
     hypercorn: dict[str, Any] = Field(default_factory=dict)

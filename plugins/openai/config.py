@@ -58,6 +58,8 @@ class OpenAIConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: Off: every ``/openai`` route answers 503 and no model is published (Open WebUI's ``ENABLE_OPENAI_API``).
+    enable: bool = True
     connections: list[Connection] = Field(default_factory=list)
     #: Seconds to wait for a TCP connection to an upstream.
     connect_timeout: float = Field(5.0, gt=0)

@@ -38,7 +38,7 @@ class OpenAIService:
         self.config = config
         self.upstreams: list[Upstream] = []
         for index, connection in enumerate(config.connections):
-            if not connection.enable:
+            if not (config.enable and connection.enable):
                 continue
             name = connection.name or str(index)
             timeout = httpx.Timeout(config.read_timeout, connect=config.connect_timeout)

@@ -33,6 +33,13 @@ def service() -> OpenAIService:
     return get_host().state("openai").service
 
 
+@bp.before_request
+async def refuse_when_disabled() -> Any:
+    if not service().config.enable:
+        return json_error(503, "OpenAI API is disabled")
+    return None
+
+
 def upstream_error(error: UpstreamError) -> Response:
     extra = {"error": error.error} if error.error is not None else {}
     return json_error(error.status, error.detail, error.headers, **extra)

@@ -132,3 +132,12 @@ async def test_the_upstream_key_is_never_returned_or_logged(proxy, upstream, cap
         assert UPSTREAM_KEY not in response.text
     assert any(record.name.startswith("httpx") for record in caplog.records)  # requests were logged
     assert UPSTREAM_KEY not in caplog.text
+
+
+async def test_a_disabled_plugin_answers_503(proxy, upstream):
+    running = await proxy([connection(upstream)], enable=False)
+    async with httpx.AsyncClient(base_url=running.url) as http:
+        for method, path in (("GET", "/openai/models"), ("POST", "/openai/chat/completions")):
+            answer = await http.request(method, path, headers=running.user, json={"model": "gpt-4o-mini"})
+            assert answer.status_code == 503 and answer.json() == {"detail": "OpenAI API is disabled"}
+    assert upstream.requests == []

@@ -119,9 +119,31 @@ async def ndjson_lines(stream: UpstreamStream, first: bytes) -> AsyncIterator[by
         await stream.aclose()
 
 
+class ClosingBody:
+    """The response body: :func:`ndjson_lines`, plus a close that reaches the upstream even when the
+    body was never iterated (Quart closes the body it was given; a generator that never started
+    would not run its ``finally``)."""
+
+    def __init__(self, stream: UpstreamStream, first: bytes) -> None:
+        self._stream = stream
+        self._lines = ndjson_lines(stream, first)
+
+    def __aiter__(self) -> ClosingBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await anext(self._lines)
+
+    async def aclose(self) -> None:
+        try:
+            await self._lines.aclose()
+        finally:
+            await self._stream.aclose()
+
+
 def ndjson_response(stream: UpstreamStream, first: bytes) -> Any:
     from quart import Response
 
-    response = Response(ndjson_lines(stream, first), status=200, content_type=NDJSON)
+    response = Response(ClosingBody(stream, first), status=200, content_type=NDJSON)
     response.timeout = None  # a long generation outlives Quart's 60 s default
     return response

@@ -46,7 +46,8 @@ class Upstream:
     secret: str | None = field(default=None, repr=False)
     #: ``(monotonic expiry, tag entries)`` of the last successful ``/api/tags``.
     cached: tuple[float, list[dict[str, Any]]] | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The ``/api/tags`` request in flight, shared by concurrent callers.
+    fetching: asyncio.Future[list[dict[str, Any]]] | None = None
 
     @property
     def label(self) -> str:
@@ -113,25 +114,38 @@ class Upstream:
             raise ApiError(502, f"{self.label} sent a body that is not JSON") from None
 
     async def tags(self, ttl: float, *, refresh: bool = False) -> list[dict[str, Any]]:
-        """The server's ``/api/tags`` entries (filtered by ``model_ids``), cached ``ttl`` seconds."""
-        async with self.lock:  # one fetch at a time: concurrent requests share its answer
-            now = time.monotonic()
-            if not refresh and self.cached is not None and self.cached[0] > now:
-                return self.cached[1]
-            data = await self.request_json("GET", "/api/tags")
-            models = data.get("models") if isinstance(data, dict) else None
-            if not isinstance(models, list):
-                raise ApiError(502, f"{self.label} sent a model list without 'models'")
-            entries = [
-                entry
-                for entry in models
-                if isinstance(entry, dict)
-                and isinstance(entry.get("name") or entry.get("model"), str)
-                and (not self.model_ids or model_name(entry) in self.model_ids)
-            ]
-            if ttl > 0:
-                self.cached = (time.monotonic() + ttl, entries)
-            return entries
+        """The server's ``/api/tags`` entries (filtered by ``model_ids``), cached ``ttl`` seconds.
+
+        Concurrent callers share one request in flight rather than queueing behind a lock: a server
+        that hangs then costs each of them one timeout, not one each in turn.
+        """
+        if not refresh and self.cached is not None and self.cached[0] > time.monotonic():
+            return self.cached[1]
+        if self.fetching is None:
+            self.fetching = asyncio.ensure_future(self._fetch_tags(ttl))
+            self.fetching.add_done_callback(self._fetched)
+        return await asyncio.shield(self.fetching)
+
+    def _fetched(self, task: asyncio.Future[Any]) -> None:
+        self.fetching = None
+        if not task.cancelled():
+            task.exception()  # retrieved, so a failure nobody awaited any more is not logged as lost
+
+    async def _fetch_tags(self, ttl: float) -> list[dict[str, Any]]:
+        data = await self.request_json("GET", "/api/tags")
+        models = data.get("models") if isinstance(data, dict) else None
+        if not isinstance(models, list):
+            raise ApiError(502, f"{self.label} sent a model list without 'models'")
+        entries = [
+            entry
+            for entry in models
+            if isinstance(entry, dict)
+            and isinstance(entry.get("name") or entry.get("model"), str)
+            and (not self.model_ids or model_name(entry) in self.model_ids)
+        ]
+        if ttl > 0:
+            self.cached = (time.monotonic() + ttl, entries)
+        return entries
 
 
 def model_name(entry: dict[str, Any]) -> str:

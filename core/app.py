@@ -12,11 +12,11 @@ from typing import Any
 
 from colonnade.calling import await_me_maybe, collect_named
 from colonnade.errors import StartupError, install_error_handlers
+from colonnade.fastpaths import install_fast_paths
 from colonnade.hookcalls import call_impl, items_by_plugin, plain_impls, results_by_plugin
 from colonnade.host import Host
 from colonnade.plugin_manager import make_plugin_manager
 from colonnade.registry import did_you_mean
-from colonnade.responses import install_json_fast_path
 from colonnade.settings import Settings, format_validation_error, load_settings
 
 log = logging.getLogger("colonnade")
@@ -64,7 +64,7 @@ def create_app(
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
         security=[{"bearer": []}],
     )
-    install_json_fast_path(app)
+    install_fast_paths(app)
     install_error_handlers(app, host)
     _register_blueprints(app, host)
 

@@ -1,6 +1,6 @@
-"""A fast path past quart-schema's response conversion for views that return plain JSON.
+"""Two costs of the stack that colonnade's own use does not need, found by ``bench/core.py``.
 
-quart-schema wraps ``app.make_response`` so that every value a view returns goes through its
+**Plain JSON responses.** quart-schema wraps ``app.make_response`` so that every value a view returns goes through its
 ``model_dump``; for a plain ``dict`` or ``list`` that builds a new ``pydantic.TypeAdapter`` on every
 request, which cost ``/health`` about a quarter of its throughput against a bare Quart app
 (docs/benchmarks.md). A value made only of ``dict`` (string keys), ``list``, ``str``, ``int``,
@@ -9,16 +9,44 @@ own ``make_response``. Everything else (pydantic models, dataclasses, TypedDicts
 enums, response headers, which quart-schema kebab-cases) still takes quart-schema's path, as do all
 values when the application asks for camelCase conversion or pydantic dump options, which can change
 even a plain value.
+
+**URL builders.** Werkzeug compiles two ``url_for`` builder functions (Python source, ``compile()``) for
+every route when it is registered: about 5% of the start-up CPU with the built-in plugins' few hundred
+routes, for builders that colonnade calls for a handful of routes at most. :class:`LazyBuildRule`
+compiles each one the first time it is used.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from quart.routing import QuartRule
+from werkzeug.routing import Rule
+
 # Exact types only: a subclass (a ``str`` enum, an ``OrderedDict``) may dump differently.
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 # Deeper than this is not worth checking on the hot path; quart-schema converts it as before.
 _MAX_DEPTH = 32
+
+
+def install_fast_paths(app: Any) -> None:
+    """Install both fast paths; call after ``QuartSchema(app)`` and before any route is registered."""
+    app.url_rule_class = LazyBuildRule
+    install_json_fast_path(app)
+
+
+class LazyBuildRule(QuartRule):
+    """A route whose URL builders are compiled on their first use instead of at registration."""
+
+    def _compile_builder(self, append_unknown: bool = True) -> Any:
+        attribute = "_build_unknown" if append_unknown else "_build"
+
+        def build_on_first_use(rule: Rule, **values: Any) -> Any:
+            compiled = Rule._compile_builder(rule, append_unknown).__get__(rule, None)
+            setattr(rule, attribute, compiled)
+            return compiled(**values)
+
+        return build_on_first_use
 
 
 def install_json_fast_path(app: Any) -> None:

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
-
 ALGORITHM = "HS256"
 
 
@@ -50,11 +48,15 @@ class Tokens:
             "exp": expires_at,
             "jti": jti,
         }
+        import jwt  # on first use: PyJWT imports cryptography, 60 to 100 ms of every start
+
         return IssuedToken(jwt.encode(claims, self._secret, algorithm=ALGORITHM), jti, expires_at)
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid token; ``InvalidToken`` otherwise (only HS256 is accepted, so a token
         claiming ``alg: none`` or another algorithm fails)."""
+        import jwt
+
         try:
             return jwt.decode(
                 token,

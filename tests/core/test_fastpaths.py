@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from quart import Quart
 from quart_schema import QuartSchema, validate_response
 
-from colonnade.responses import _is_plain_result, install_json_fast_path, is_plain_json
+from colonnade.fastpaths import _is_plain_result, install_fast_paths, is_plain_json
 
 
 class Item(BaseModel):
@@ -37,7 +37,7 @@ def _app(**config) -> Quart:
     app = Quart(__name__)
     app.config.update(config)
     QuartSchema(app)
-    install_json_fast_path(app)
+    install_fast_paths(app)
 
     @app.get("/plain")
     async def plain():
@@ -138,3 +138,24 @@ async def test_headers_are_still_kebab_cased():
 async def test_camel_case_conversion_still_applies_to_plain_values():
     client = _app(QUART_SCHEMA_CONVERT_CASING=True).test_client()
     assert await (await client.get("/snake")).get_json() == {"itemName": "w"}
+
+
+@pytest.mark.asyncio
+async def test_urls_are_built_with_lazily_compiled_builders():
+    from quart import url_for
+
+    app = _app()
+
+    @app.get("/items/<int:item_id>")
+    async def item(item_id: int):
+        return {"id": item_id}
+
+    async with app.test_request_context("/"):
+        assert url_for("item", item_id=3) == "/items/3"
+        assert url_for("item", item_id=4, page=2) == "/items/4?page=2"
+        assert url_for("item", item_id=5) == "/items/5"  # compiled once, then reused
+    rule = next(rule for rule in app.url_map.iter_rules() if rule.endpoint == "item")
+    assert rule._build_unknown.__name__ != "build_on_first_use"  # what url_for uses, now compiled
+    assert rule._build.__name__ == "build_on_first_use"  # never used, never compiled
+    assert rule.build({"item_id": 6}, append_unknown=False) == ("", "/items/6")
+    assert (await (await app.test_client().get("/items/7")).get_json()) == {"id": 7}

@@ -19,17 +19,14 @@ CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}
 async def proxy(serve_app, fake_upstream, auth_headers, ollama_config):
     """``(fake, http)``: one fake upstream named "u0" and an httpx client for ``/ollama``."""
     fake = await fake_upstream("ollama")
-    served = await serve_app(ollama_config(fake, {"base_url": unused_port_url(), "name": "down"}))
-    headers = await auth_headers(served.app)
-    async with httpx.AsyncClient(base_url=served.ollama_url, headers=headers, timeout=30) as http:
-        yield fake, http
-
-
-def unused_port_url() -> str:
-    """A loopback URL nothing listens on (the port was free a moment ago and is not reused at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+    # A port bound but not listening refuses connections, and nobody else can take it meanwhile.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        served = await serve_app(ollama_config(fake, {"base_url": down, "name": "down"}))
+        headers = await auth_headers(served.app)
+        async with httpx.AsyncClient(base_url=served.ollama_url, headers=headers, timeout=30) as http:
+            yield fake, http
 
 
 @pytest.mark.asyncio

@@ -96,7 +96,9 @@ async def open_stream(
     return stream, line.encode() + b"\n"
 
 
-async def ndjson_lines(stream: UpstreamStream, first: bytes) -> AsyncIterator[bytes]:
+async def ndjson_lines(
+    stream: UpstreamStream, first: bytes, after: Callable[[], None] | None = None
+) -> AsyncIterator[bytes]:
     """Our client's body: the upstream lines as they arrive, then an error line if it broke off.
 
     Cancellation (our client went away) runs the ``finally``, which closes the upstream connection,
@@ -117,6 +119,8 @@ async def ndjson_lines(stream: UpstreamStream, first: bytes) -> AsyncIterator[by
             yield item[1].encode() + b"\n"
     finally:
         await stream.aclose()
+        if after is not None:
+            after()
 
 
 class ClosingBody:
@@ -124,9 +128,9 @@ class ClosingBody:
     body was never iterated (Quart closes the body it was given; a generator that never started
     would not run its ``finally``)."""
 
-    def __init__(self, stream: UpstreamStream, first: bytes) -> None:
+    def __init__(self, stream: UpstreamStream, first: bytes, after: Callable[[], None] | None) -> None:
         self._stream = stream
-        self._lines = ndjson_lines(stream, first)
+        self._lines = ndjson_lines(stream, first, after)
 
     def __aiter__(self) -> ClosingBody:
         return self
@@ -141,9 +145,10 @@ class ClosingBody:
             await self._stream.aclose()
 
 
-def ndjson_response(stream: UpstreamStream, first: bytes) -> Any:
+def ndjson_response(stream: UpstreamStream, first: bytes, after: Callable[[], None] | None = None) -> Any:
+    """The streamed response; ``after`` runs once the stream ended, however it ended."""
     from quart import Response
 
-    response = Response(ClosingBody(stream, first), status=200, content_type=NDJSON)
+    response = Response(ClosingBody(stream, first, after), status=200, content_type=NDJSON)
     response.timeout = None  # a long generation outlives Quart's 60 s default
     return response

@@ -50,9 +50,13 @@ async def routed(body: dict[str, Any], actor: Actor, url_idx: int | None, key: s
     """Resolve the body's model to an upstream; the forwarded copy names the upstream's model."""
     registry = upstreams()
     model = body.get(key)
-    upstream, local = await registry.resolve(model, only=_target(registry, url_idx))
+    if not isinstance(model, str) or not model:
+        raise ApiError(422, f"Invalid request: '{key}' must be a non-empty string")
+    # Checked before any upstream is asked: a model the caller may not use does not exist for them,
+    # not even as an upstream's error.
     if not await may_use(actor, model):
-        raise model_not_found(model)  # a model the caller may not use does not exist for them
+        raise model_not_found(model)
+    upstream, local = await registry.resolve(model, only=_target(registry, url_idx))
     return upstream, {**body, key: local}
 
 
@@ -187,10 +191,14 @@ async def pull(actor: Actor, url_idx: int | None = None) -> Any:
         raise ApiError(422, "Invalid request: 'model' must be a non-empty string")
     local = upstream.local_name(model)
     forwarded = {**body, key: local if local is not None else model}
-    registry.forget_models()  # the new model must show up in the next list
+    # The new model must show up in the next list, even one cached while the pull ran.
+    registry.forget_models()
     if forwarded.get("stream", True) is False:
-        return jsonify(await upstream.request_json("POST", "/api/pull", forwarded))
+        try:
+            return jsonify(await upstream.request_json("POST", "/api/pull", forwarded))
+        finally:
+            registry.forget_models()
     stream, first = await open_stream(
         upstream, "/api/pull", forwarded, finished=lambda item: item.get("status") == "success"
     )
-    return ndjson_response(stream, first)
+    return ndjson_response(stream, first, after=registry.forget_models)

@@ -68,3 +68,20 @@ async def test_the_provider_answers_a_stream_the_upstream_sent_whole(proxy, upst
         "gpt-4o-mini",
         "text-embedding-3-small",
     ]
+
+
+async def test_a_client_leaving_a_completions_stream_cancels_the_upstream(proxy, upstream):
+    import asyncio
+
+    running = await proxy([connection(upstream)], load_plugins=("completions",))
+    control = upstream.app.control
+    control.stall = asyncio.Event()  # the upstream holds the stream open after its first chunk
+    body = {"model": "gpt-4o-mini", "messages": [], "stream": True}
+    async with (
+        httpx.AsyncClient(base_url=running.url, timeout=30) as http,
+        http.stream("POST", "/api/chat/completions", headers=running.admin, json=body) as answer,
+    ):
+        assert answer.status_code == 200
+        assert b"assistant" in await anext(answer.aiter_bytes())
+    await asyncio.wait_for(control.stream_closed.wait(), 10)
+    assert control.cancelled is True

@@ -28,6 +28,9 @@ log = logging.getLogger("colonnade.completions")
 #: The name of the provider that serves workspace models (registered when the ``models`` plugin is loaded).
 WORKSPACE = "models"
 
+#: Cached lists kept before the expired ones are dropped (per-user lists make one per active user).
+MAX_CACHED_LISTS = 1024
+
 
 @dataclass
 class Listed:
@@ -93,7 +96,10 @@ class Catalogue:
             entry for entry in listed or () if isinstance(entry, dict) and isinstance(entry.get("id"), str)
         ]
         if self.ttl > 0:
-            self._cache[key] = (time.monotonic() + self.ttl, models)
+            now = time.monotonic()
+            if len(self._cache) >= MAX_CACHED_LISTS:  # per-user lists would otherwise pile up
+                self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+            self._cache[key] = (now + self.ttl, models)
         return models
 
     async def merged(self, actor: Actor | None) -> dict[str, Listed]:

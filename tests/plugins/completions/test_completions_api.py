@@ -332,3 +332,58 @@ async def test_hook_completion_route_model(completions_app, auth_headers):
         assert (await client.post("/api/chat/completions", json=body, headers=headers)).status_code == 200
     assert [r["model"] for r in two.requests] == ["two/anything"]
     assert [r["model"] for r in one.requests] == ["x"]
+
+
+async def test_streamed_tool_calls_and_usage_are_reassembled_for_the_outlet(completions_app, auth_headers):
+    from completions_helpers import chunk
+
+    class ToolCaller(Provider):
+        async def _stream(self):
+            call = {
+                "index": 0,
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "weather", "arguments": ""},
+            }
+            yield chunk(role="assistant", tool_calls=[call])
+            for piece in ('{"city"', ': "Oslo"}'):
+                yield chunk(tool_calls=[{"index": 0, "function": {"arguments": piece}}])
+            last = chunk(finish="tool_calls")
+            last["usage"] = {"total_tokens": 9}
+            yield last
+
+    seen = []
+
+    class Outlet:
+        __name__ = "outlet"
+
+        @hookimpl
+        def completion_outlet(self, response):
+            seen.append(response)
+
+    app = await completions_app(ToolCaller(), plugins=[Outlet()])
+    body = {"model": "echo-1", "messages": HELLO, "stream": True}
+    response = await app.test_client().post(
+        "/api/chat/completions", json=body, headers=await auth_headers(app)
+    )
+    await response.get_data()
+    [whole] = seen
+    assert whole["usage"] == {"total_tokens": 9}
+    assert whole["choices"] == [
+        {
+            "index": 0,
+            "finish_reason": "tool_calls",
+            "message": {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "weather", "arguments": '{"city": "Oslo"}'},
+                    }
+                ],
+            },
+        }
+    ]

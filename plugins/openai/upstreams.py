@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 
@@ -100,7 +101,7 @@ class Upstream:
         params = {"api-version": self.connection.api_version or ""}
         if model is None:
             return f"{self.base_url}/openai/{endpoint}", params
-        deployment = self.connection.deployments.get(model, model)
+        deployment = quote(self.connection.deployments.get(model, model), safe="")
         return f"{self.base_url}/openai/deployments/{deployment}/{endpoint}", params
 
     async def send(

@@ -22,6 +22,7 @@ models are a 404 ``{"error": "model \\"x\\" not found, try pulling it first"}``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ def tag_entry(name: str, family: str = "llama", size: int = 2_019_393_189) -> di
         "model": name,
         "modified_at": CREATED_AT,
         "size": size,
-        "digest": f"{abs(hash(name)):064x}"[:64],
+        "digest": hashlib.sha256(name.encode()).hexdigest(),
         "details": {
             "parent_model": "",
             "format": "gguf",

@@ -108,3 +108,13 @@ def test_tool_calls_thinking_and_formats_translate_both_ways():
 
     whole = openai_completion({"message": {"content": "x"}, "done_reason": "length", "eval_count": 2}, "m")
     assert whole["choices"][0]["finish_reason"] == "length" and whole["usage"]["completion_tokens"] == 2
+
+
+@pytest.mark.asyncio
+async def test_upstream_keys_are_never_shown(make_app, auth_headers):
+    config = {"upstreams": [{"base_url": "http://ollama.test", "api_key": "sk-ollama-secret"}]}
+    app = await make_app(config={"plugins": {"ollama": config}}, load_plugins=["ollama"])
+    response = await app.test_client().get("/api/plugins", headers=await auth_headers(app, role="admin"))
+    assert response.status_code == 200
+    text = (await response.get_data()).decode()
+    assert "ollama.test" in text and "sk-ollama-secret" not in text

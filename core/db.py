@@ -8,8 +8,11 @@ and only for test plugins that ship no migrations.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
+import pkgutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +120,7 @@ async def open_database(
         await _ensure_postgres_schema(config["connections"][connection_name(settings)], settings.database.schema_name)
     # The lifespan task initialises Tortoise and request tasks use it: the global fallback lets them.
     context = await Tortoise.init(config=config, _enable_global_fallback=True)
+    sanitise_descriptions(context.apps.get_models_iterable())
     try:
         if migrate:
             await apply_migrations(context, config)
@@ -135,6 +139,8 @@ async def apply_migrations(context: TortoiseContext, config: dict[str, Any], pro
     with_migrations = {label: app for label, app in config["apps"].items() if "migrations" in app}
     if not with_migrations:
         return
+    for app in with_migrations.values():
+        sanitise_migrations(app["migrations"])
     executor = MigrationExecutor(context.db(_only_connection(config)), with_migrations)
     await executor.migrate(progress=progress)
 
@@ -147,6 +153,61 @@ async def pending_migrations(context: TortoiseContext, config: dict[str, Any]) -
         return []
     plan = await MigrationExecutor(context.db(_only_connection(config)), with_migrations).plan()
     return [f"{step.migration.app_label}.{step.migration.name}" for step in plan if not step.backward]
+
+
+#: What a schema comment may not contain, and what stands in for it (see :func:`sanitise_descriptions`).
+_COMMENT_SAFE = str.maketrans({";": ",", "'": "\u2019"})
+
+
+def safe_description(text: str | None) -> str | None:
+    """``text`` with ``;`` and ``'`` replaced (by ``,`` and a typographic apostrophe)."""
+    return text.translate(_COMMENT_SAFE) if text else text
+
+
+def sanitise_descriptions(models: Iterable[Any]) -> None:
+    """Make the descriptions of ``models`` safe to become SQL comments, in place.
+
+    Tortoise turns a model's docstring (its first line) into a table comment and each field's ``#:``
+    comment (or ``description=``) into a column comment, and its SQLite schema editor splits a
+    migration's DDL on ``;``: a semicolon in a docstring broke table creation. Descriptions without
+    ``;`` or ``'`` are unchanged, so migrations generated before stay in step with the models.
+    """
+    for model in models:
+        meta = model._meta
+        meta.table_description = safe_description(meta.table_description) or ""
+        for field in meta.fields_map.values():
+            _sanitise_field(field)
+
+
+def sanitise_migrations(module_name: str) -> None:
+    """Apply :func:`safe_description` to the descriptions written in an app's migration files, in place.
+
+    ``CreateModel`` carries the model's description in its options and each field its own, so a
+    migration generated before the models were made safe would still break; Tortoise's loader imports
+    the same module objects afterwards and sees the safe text.
+    """
+    from tortoise.migrations.migration import Migration
+
+    package = importlib.import_module(module_name)
+    for _, name, is_package in pkgutil.iter_modules(package.__path__):
+        if is_package or name[0] in "_~":
+            continue
+        migration = getattr(importlib.import_module(f"{module_name}.{name}"), "Migration", None)
+        if not (isinstance(migration, type) and issubclass(migration, Migration)):
+            continue  # Tortoise's loader reports it
+        for operation in migration.operations:
+            options = getattr(operation, "options", None)
+            if isinstance(options, dict) and options.get("table_description"):
+                options["table_description"] = safe_description(options["table_description"])
+            for entry in getattr(operation, "fields", None) or ():
+                if isinstance(entry, tuple) and len(entry) == 2:
+                    _sanitise_field(entry[1])
+            _sanitise_field(getattr(operation, "field", None))
+
+
+def _sanitise_field(field: Any) -> None:
+    if isinstance(getattr(field, "description", None), str):
+        field.description = safe_description(field.description)
 
 
 def _only_connection(config: dict[str, Any]) -> str:

@@ -94,6 +94,11 @@ async def make_migrations(
     config = db.tortoise_config(memory, apps)
     async with TortoiseContext() as context:
         await context.init(config=config)
+        # Compared (and written) as they will be applied: with descriptions safe for SQL comments.
+        db.sanitise_descriptions(context.apps.get_models_iterable())
+        for app in config["apps"].values():
+            if "migrations" in app:
+                db.sanitise_migrations(app["migrations"])
         writers = await MigrationAutodetector(context.apps, config["apps"]).changes()
     for writer in writers:
         if writer.app_label not in wanted:

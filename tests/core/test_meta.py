@@ -286,3 +286,81 @@ def test_check_pending_passes_with_each_builtin_blocked(name):
     pm = make_plugin_manager(_settings(block=sorted(blocked)))
     pm.check_pending()
     assert not blocked & set(pm.infos)
+
+
+# -- model descriptions ------------------------------------------------------------------------------
+
+#: Tortoise puts a model's docstring (first line) and its fields' ``#:`` comments into the schema as
+#: SQL comments, and its SQLite schema editor splits DDL on ``;``. The core makes them safe
+#: (``db.sanitise_descriptions``), but built-in text should read as written: keep these out of it.
+UNSAFE_IN_DESCRIPTIONS = (";", "'")
+
+
+def builtin_models_modules() -> list[tuple[str, str]]:
+    """``(app label, models module)`` for every built-in plugin's ``register_db_models``."""
+    from colonnade.db import collect_db_models
+
+    pm = make_plugin_manager(_settings())
+    return sorted((label, module) for label, modules in collect_db_models(pm).items() for module in modules)
+
+
+def _descriptions(module_name: str) -> list[tuple[str, str]]:
+    """``(where, text)`` for every description Tortoise would turn into a comment in one models module."""
+    from tortoise.models import Model
+
+    module = importlib.import_module(module_name)
+    found: list[tuple[str, str]] = []
+    for model in vars(module).values():
+        if not (isinstance(model, type) and issubclass(model, Model) and model.__module__ == module_name):
+            continue
+        if model.__doc__:
+            found.append((f"{model.__name__} docstring", inspect.cleandoc(model.__doc__).split("\n")[0]))
+        found.append((f"{model.__name__}._meta.table_description", model._meta.table_description or ""))
+        for name, field in model._meta.fields_map.items():
+            found.append((f"{model.__name__}.{name} #: comment", (field.docstring or "").split("\n")[0]))
+            found.append((f"{model.__name__}.{name} description", field.description or ""))
+    return found
+
+
+def test_every_builtin_plugin_registers_models():
+    labels = {label for label, _ in builtin_models_modules()}
+    assert {"auth", "chats", "files", "models"} <= labels
+
+
+@pytest.mark.parametrize(("label", "module"), builtin_models_modules())
+def test_builtin_model_descriptions_have_no_semicolon_or_apostrophe(label, module):
+    bad = [
+        (where, text)
+        for where, text in _descriptions(module)
+        if any(character in text for character in UNSAFE_IN_DESCRIPTIONS)
+    ]
+    assert bad == [], f"{label}: reword these (no ';' or \"'\"): {bad}"
+
+
+def _migration_descriptions(path: Path) -> list[str]:
+    """The ``description=`` and ``"table_description"`` strings written in one migration file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.keyword) and node.arg == "description":
+            found.append(str(getattr(node.value, "value", "")))
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and key.value == "table_description":
+                    found.append(str(getattr(value, "value", "")))
+    return found
+
+
+@pytest.mark.parametrize(("label", "module"), builtin_models_modules())
+def test_builtin_migrations_carry_no_semicolon_or_apostrophe_in_descriptions(label, module):
+    from colonnade.db import migrations_module_for
+
+    migrations = migrations_module_for([module])
+    assert migrations, f"{label} has no migrations package"
+    folder = Path(importlib.import_module(migrations).__file__).parent
+    bad = [
+        (path.name, text)
+        for path in sorted(folder.glob("[0-9]*.py"))
+        for text in _migration_descriptions(path)
+        if any(character in text for character in UNSAFE_IN_DESCRIPTIONS)
+    ]
+    assert bad == [], f"{label}: these migrations write unsafe descriptions: {bad}"

@@ -10,7 +10,7 @@ answers::
     script.malformed_at = 1                     # the second stream line is not JSON
     script.truncate = True                      # streams end without their "done": true line
     script.stall = asyncio.Event()              # streams wait after their first line until it is set
-    script.stall_after = 0                      # ... or before sending anything
+    script.stall_after = 0                      # ... or before sending anything (whole answers too)
     await script.stalled.wait()                 # ... and tell the test when they got there
     await script.cancelled.wait()               # a stream was abandoned by its client
 
@@ -150,6 +150,17 @@ def create_app() -> Any:
             script.cancelled.set()
             raise
 
+    async def whole_answer_stall() -> None:
+        """``"stream": false`` answers wait on the stall too when ``stall_after`` is 0."""
+        if script.stall is None or script.stall_after != 0:
+            return
+        script.stalled.set()
+        try:
+            await script.stall.wait()
+        except asyncio.CancelledError:
+            script.cancelled.set()
+            raise
+
     def ndjson(lines: list[dict[str, Any]]) -> Response:
         response = Response(stream(lines), content_type="application/x-ndjson")
         response.timeout = None
@@ -191,6 +202,7 @@ def create_app() -> Any:
             **_counts(prompt_tokens(body), len(script.chunks)),
         }
         if body.get("stream", True) is False:
+            await whole_answer_stall()
             message = {"role": "assistant", "content": "".join(script.chunks)}
             return {**final, "message": message}
         lines: list[dict[str, Any]] = [
@@ -220,6 +232,7 @@ def create_app() -> Any:
             **_counts(prompt_tokens(body), len(script.chunks)),
         }
         if body.get("stream", True) is False:
+            await whole_answer_stall()
             return {**final, "response": "".join(script.chunks)}
         lines: list[dict[str, Any]] = [
             {"model": model, "created_at": CREATED_AT, "response": chunk, "done": False}

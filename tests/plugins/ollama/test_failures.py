@@ -135,3 +135,17 @@ async def test_a_client_that_goes_away_cancels_the_upstream_stream(proxy):
     # leaving the block closed our connection mid-stream; the proxy must close the upstream one
     await asyncio.wait_for(script.cancelled.wait(), 10)
     assert not script.finished.is_set()
+
+
+@pytest.mark.asyncio
+async def test_a_client_that_goes_away_cancels_a_whole_answer_too(proxy):
+    fake, http = proxy
+    script = fake.app.ollama
+    script.stall = asyncio.Event()
+    script.stall_after = 0  # the upstream holds its (non-streamed) answer
+    waiting = asyncio.create_task(http.post("/api/generate", json={**CHAT, "prompt": "x", "stream": False}))
+    await asyncio.wait_for(script.stalled.wait(), 10)
+    waiting.cancel()  # our client gives up: its connection closes
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await asyncio.wait_for(script.cancelled.wait(), 10)

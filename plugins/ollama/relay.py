@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -21,6 +22,9 @@ from colonnade.plugins.ollama.upstreams import Upstream
 log = logging.getLogger("colonnade.ollama")
 
 NDJSON = "application/x-ndjson"
+
+#: Longest stream line accepted (a streamed line is one token or a progress report; this is generous).
+MAX_LINE = 8 * 1024 * 1024
 
 
 def error_line(message: str) -> bytes:
@@ -42,21 +46,50 @@ class UpstreamStream:
         self.upstream = upstream
         self.response = response
         self.finished = finished or is_done
-        self._lines = response.aiter_lines()
         self.done = False
+        self._chunks = response.aiter_bytes()
+        self._partial = bytearray()
+        self._complete: deque[bytes] = deque()
+        self._ended = False
 
-    async def next_object(self) -> tuple[dict[str, Any], str] | None:
+    async def _next_line(self) -> bytes | None:
+        """The next line, split on ``\n`` only.
+
+        Not ``httpx``'s ``aiter_lines``: it splits like ``str.splitlines``, also on U+0085 and
+        U+2028, which JSON strings may hold unescaped (Go's encoder leaves U+0085 as it is), so a
+        model writing one would cut its line in two.
+        """
+        while not self._complete:
+            if self._ended:
+                return None
+            try:
+                chunk = await anext(self._chunks)
+            except StopAsyncIteration:
+                self._ended = True
+                if self._partial.strip():
+                    self._complete.append(bytes(self._partial))
+                continue
+            except httpx.HTTPError as error:
+                raise self.upstream.transport_error(error) from None
+            self._partial += chunk
+            if b"\n" in chunk:
+                *lines, rest = self._partial.split(b"\n")
+                self._complete.extend(bytes(line) for line in lines)
+                self._partial = bytearray(rest)
+            if len(self._partial) > MAX_LINE:
+                raise ApiError(502, f"{self.upstream.label} sent a malformed stream (a line is too long)")
+        return self._complete.popleft()
+
+    async def next_object(self) -> tuple[dict[str, Any], bytes] | None:
         """The next JSON object and its raw line, or ``None`` at the end of the stream.
 
         :raises ApiError: 502/504 for a broken connection, a timeout or a line that is not an object.
         """
         while True:
-            try:
-                line = await anext(self._lines)
-            except StopAsyncIteration:
+            line = await self._next_line()
+            if line is None:
                 return None
-            except httpx.HTTPError as error:
-                raise self.upstream.transport_error(error) from None
+            line = line.rstrip(b"\r")
             if not line.strip():
                 continue
             try:
@@ -93,7 +126,7 @@ async def open_stream(
     except BaseException:
         await stream.aclose()
         raise
-    return stream, line.encode() + b"\n"
+    return stream, line + b"\n"
 
 
 async def ndjson_lines(
@@ -116,7 +149,7 @@ async def ndjson_lines(
             if item is None:
                 yield error_line(f"{stream.upstream.label} ended the stream before it was done")
                 return
-            yield item[1].encode() + b"\n"
+            yield item[1] + b"\n"
     finally:
         await stream.aclose()
         if after is not None:

@@ -140,7 +140,8 @@ def create_app() -> Any:
                 if script.malformed_at == index:
                     yield b"this is not json\n"
                 else:
-                    yield json.dumps(line).encode() + b"\n"
+                    # Raw UTF-8 as Ollama (Go) writes it: U+0085 stays unescaped inside strings.
+                    yield json.dumps(line, ensure_ascii=False).encode() + b"\n"
                 sent += 1
                 if script.stall is not None and sent == script.stall_after:
                     script.stalled.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import ollama
 import pytest
 import pytest_asyncio
@@ -192,3 +194,18 @@ async def test_bad_bodies_are_4xx(one_upstream):
         response = await http.post("/api/chat", json={"messages": []})
         assert response.status_code == 422 and "'model'" in response.json()["detail"]
     assert all(request.path == "/api/tags" for request in fake.requests)
+
+
+@pytest.mark.asyncio
+async def test_lines_split_on_newlines_only(one_upstream):
+    """U+0085 and U+2028 are line breaks to ``str.splitlines`` but may sit raw inside JSON strings (Go
+    leaves U+0085 unescaped). The ``ollama`` SDK itself splits that way, so this reads raw bytes."""
+    import httpx
+
+    fake, served, client = one_upstream
+    fake.app.ollama.reply_with(["a\x85b", "c\u2028d", "e\nf"])
+    async with httpx.AsyncClient(base_url=served.ollama_url, headers=client._client.headers) as http:
+        response = await http.post("/api/chat", json={"model": "llama3.2", "messages": []})
+    lines = [json.loads(line) for line in response.content.split(b"\n") if line]
+    assert "".join(line["message"]["content"] for line in lines) == "a\x85bc\u2028de\nf"
+    assert lines[-1]["done"] is True

@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(EXAMPLES:%=%/pyproject.toml) | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]' $(EXAMPLES:%=-e %)
+	$(BIN)/python -m pip install --quiet -e '.[test,local-embeddings]' $(EXAMPLES:%=-e %)
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed

@@ -1,0 +1,1 @@
+"""Per-user memories, embedded and recalled into completions (being built: issue 6)."""

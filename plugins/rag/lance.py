@@ -1,0 +1,363 @@
+"""The built-in ``lancedb`` vector store: one LanceDB table per collection, embedded, no server.
+
+The database is a directory (``[plugins.rag] vector_store_uri``, by default ``<data dir>/vectors``) or
+an object-storage URI (``s3://bucket/prefix``) for several hosts. ``lancedb`` and ``pyarrow`` are
+imported on first use, never at start-up: together they cost about a second and 130 MB.
+
+Each table has the columns ``id``, ``text``, ``vector`` (fixed-size float32), the filterable metadata
+keys (:data:`~colonnade.plugins.rag.vectors.FILTER_FIELDS`), ``position`` and ``metadata`` (the rest,
+as JSON). Its schema metadata records the dimension and the embedding, so a mismatch is caught
+before anything is written. LanceDB's client blocks, so every call runs in a worker thread; writes to
+one table are serialised in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from colonnade.plugins.rag.vectors import (
+    FILTER_FIELDS,
+    CollectionInfo,
+    CollectionMismatch,
+    Filter,
+    VectorHit,
+    VectorRecord,
+    VectorStoreError,
+    check_collection_name,
+    check_filter,
+)
+
+log = logging.getLogger("colonnade.rag")
+
+COLUMNS = tuple(key for key in FILTER_FIELDS if key != "id")
+EMBEDDING_KEY = b"colonnade.embedding"
+DIMENSION_KEY = b"colonnade.dimension"
+#: Rows added since the full-text index was built after which the next text search rebuilds it.
+FTS_REBUILD_AFTER = 2000
+
+
+def where_sql(where: Filter | None) -> str | None:
+    """A filter as a LanceDB SQL predicate (values quoted, so any string is safe)."""
+    clauses = []
+    for key, values in check_filter(where).items():
+        if not values:
+            return "false"
+        quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+        clauses.append(f"{key} = {quoted}" if len(values) == 1 else f"{key} IN ({quoted})")
+    return " AND ".join(clauses) or None
+
+
+class LanceDBStore:
+    """:class:`~colonnade.plugins.rag.vectors.VectorStore` on LanceDB.
+
+    :param uri: A directory or an object-storage URI.
+    :param storage_options: Passed to ``lancedb.connect`` (object-storage credentials, endpoint).
+    """
+
+    name = "lancedb"
+    supports_text_search = True
+
+    def __init__(self, uri: str | Path, storage_options: dict[str, str] | None = None) -> None:
+        self.uri = str(uri)
+        self.storage_options = dict(storage_options or {})
+        self._db: Any = None
+        self._tables: dict[str, Any] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._unindexed: dict[str, int] = {}
+        self._connecting = asyncio.Lock()
+
+    # -- connection ----------------------------------------------------------------------------------
+
+    async def _connect(self) -> Any:
+        if self._db is None:
+            async with self._connecting:
+                if self._db is None:
+                    self._db = await self._run(self._open_database)
+        return self._db
+
+    def _open_database(self) -> Any:
+        import lancedb
+
+        if "://" not in self.uri:
+            Path(self.uri).mkdir(parents=True, exist_ok=True)
+        return lancedb.connect(self.uri, storage_options=self.storage_options or None)
+
+    @staticmethod
+    async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(function, *args, **kwargs)
+        except (ValueError, CollectionMismatch):
+            raise
+        except Exception as error:
+            raise VectorStoreError(f"lancedb: {error}") from error
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    async def _table(self, name: str) -> Any | None:
+        check_collection_name(name)
+        table = self._tables.get(name)
+        if table is not None:
+            return table
+        db = await self._connect()
+        if name not in await self._run(self._names, db):
+            return None
+        table = self._tables[name] = await self._run(db.open_table, name)
+        return table
+
+    @staticmethod
+    def _names(db: Any) -> list[str]:
+        listed = db.list_tables()
+        names = getattr(listed, "tables", listed)
+        while getattr(listed, "page_token", None):
+            listed = db.list_tables(page_token=listed.page_token)
+            names = [*names, *listed.tables]
+        return list(names)
+
+    async def close(self) -> None:
+        self._tables.clear()
+        self._db = None
+
+    # -- collections ---------------------------------------------------------------------------------
+
+    async def create_collection(self, name: str, dimension: int, embedding: str) -> CollectionInfo:
+        check_collection_name(name)
+        async with self._lock(name):
+            existing = await self.collection_info(name)
+            if existing is None:
+                db = await self._connect()
+                self._tables[name] = await self._run(
+                    db.create_table, name, schema=_schema(dimension, embedding), exist_ok=True
+                )
+                existing = await self.collection_info(name)
+                assert existing is not None
+        if (existing.dimension, existing.embedding) != (dimension, embedding):
+            raise CollectionMismatch(
+                name, f"{existing.embedding}, {existing.dimension} dims", f"{embedding}, {dimension} dims"
+            )
+        return existing
+
+    async def collection_info(self, name: str) -> CollectionInfo | None:
+        table = await self._table(name)
+        if table is None:
+            return None
+        schema = await self._run(lambda: table.schema)
+        metadata = schema.metadata or {}
+        dimension = int(metadata.get(DIMENSION_KEY, b"0")) or schema.field("vector").type.list_size
+        count = await self._run(table.count_rows)
+        return CollectionInfo(name, dimension, metadata.get(EMBEDDING_KEY, b"").decode(), count)
+
+    async def list_collections(self) -> list[str]:
+        return sorted(await self._run(self._names, await self._connect()))
+
+    async def drop_collection(self, name: str) -> None:
+        check_collection_name(name)
+        async with self._lock(name):
+            self._tables.pop(name, None)
+            self._unindexed.pop(name, None)
+            db = await self._connect()
+            if name in await self._run(self._names, db):
+                await self._run(db.drop_table, name)
+
+    # -- records -------------------------------------------------------------------------------------
+
+    async def upsert(self, collection: str, records: Sequence[VectorRecord]) -> None:
+        if not records:
+            return
+        table = await self._table(collection)
+        if table is None:
+            raise ValueError(f"no collection {collection!r}: create it first")
+        async with self._lock(collection):
+            await self._run(self._upsert, table, records)
+            self._unindexed[collection] = self._unindexed.get(collection, 0) + len(records)
+
+    @staticmethod
+    def _upsert(table: Any, records: Sequence[VectorRecord]) -> None:
+        import pyarrow as pa
+
+        schema = table.schema
+        dimension = schema.field("vector").type.list_size
+        for record in records:
+            if len(record.vector) != dimension:
+                raise ValueError(
+                    f"record {record.id!r}: a vector of {len(record.vector)} numbers, not {dimension}"
+                )
+        columns: dict[str, Any] = {"id": [record.id for record in records], "text": [r.text for r in records]}
+        flat = [value for record in records for value in record.vector]
+        columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), dimension)
+        for key in COLUMNS:
+            columns[key] = [_optional_str(record.metadata.get(key)) for record in records]
+        columns["position"] = [_optional_int(record.metadata.get("position")) for record in records]
+        columns["metadata"] = [json.dumps(_rest(record.metadata), default=str) for record in records]
+        batch = pa.table({name: columns[name] for name in schema.names}, schema=schema)
+        ids = columns["id"]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two records share one id")
+        (table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(batch))
+
+    async def delete(self, collection: str, where: Filter) -> int:
+        predicate = where_sql(where)
+        if predicate is None:
+            raise ValueError("delete needs a filter (drop the collection to empty it)")
+        table = await self._table(collection)
+        if table is None:
+            return 0
+        async with self._lock(collection):
+            result = await self._run(table.delete, predicate)
+        return int(getattr(result, "num_deleted_rows", 0) or 0)
+
+    async def get(
+        self,
+        collection: str,
+        where: Filter | None = None,
+        *,
+        limit: int | None = None,
+        with_vectors: bool = False,
+    ) -> list[VectorRecord]:
+        predicate = where_sql(where)
+        table = await self._table(collection)
+        if table is None:
+            return []
+
+        def read() -> list[dict[str, Any]]:
+            query = table.search()
+            if predicate is not None:
+                query = query.where(predicate)
+            query = query.limit(limit) if limit is not None else query.limit(None)
+            if not with_vectors:
+                query = query.select(["id", "text", *COLUMNS, "position", "metadata"])
+            return query.to_arrow().to_pylist()
+
+        rows = await self._run(read)
+        rows.sort(key=lambda row: (row.get("position") is None, row.get("position") or 0))
+        return [
+            VectorRecord(
+                row["id"], row["text"], list(row.get("vector") or []) if with_vectors else [], _metadata(row)
+            )
+            for row in rows
+        ]
+
+    async def count(self, collection: str, where: Filter | None = None) -> int:
+        predicate = where_sql(where)
+        table = await self._table(collection)
+        if table is None:
+            return 0
+        return int(await self._run(table.count_rows, predicate))
+
+    # -- search --------------------------------------------------------------------------------------
+
+    async def query(
+        self, collection: str, vector: Sequence[float], k: int, where: Filter | None = None
+    ) -> list[VectorHit]:
+        predicate = where_sql(where)
+        table = await self._table(collection)
+        if table is None or k <= 0:
+            return []
+
+        def search() -> list[dict[str, Any]]:
+            query = table.search(list(vector), vector_column_name="vector").metric("cosine")
+            if predicate is not None:
+                query = query.where(predicate, prefilter=True)
+            columns = ["id", "text", *COLUMNS, "position", "metadata", "_distance"]
+            return query.select(columns).limit(k).to_arrow().to_pylist()
+
+        rows = await self._run(search)
+        return [
+            VectorHit(
+                row["id"],
+                row["text"],
+                _metadata(row),
+                1.0 - float(row["_distance"]) / 2.0,
+                float(row["_distance"]),
+            )
+            for row in rows
+        ]
+
+    async def text_query(
+        self, collection: str, text: str, k: int, where: Filter | None = None
+    ) -> list[VectorHit]:
+        predicate = where_sql(where)
+        table = await self._table(collection)
+        if table is None or k <= 0 or not text.strip():
+            return []
+        await self._ensure_text_index(collection, table)
+
+        def search() -> list[dict[str, Any]]:
+            query = table.search(text, query_type="fts", fts_columns="text")
+            if predicate is not None:
+                query = query.where(predicate, prefilter=True)
+            columns = ["id", "text", *COLUMNS, "position", "metadata", "_score"]
+            return query.select(columns).limit(k).to_arrow().to_pylist()
+
+        rows = await self._run(search)
+        return [VectorHit(row["id"], row["text"], _metadata(row), float(row["_score"])) for row in rows]
+
+    async def _ensure_text_index(self, collection: str, table: Any) -> None:
+        """Build the full-text index when missing or when many rows came since (rows added after it
+        are still searched, only more slowly)."""
+        async with self._lock(collection):
+            pending = self._unindexed.get(collection)
+            if pending is not None and pending < FTS_REBUILD_AFTER:
+                return
+
+            def build() -> None:
+                from lancedb.index import FTS
+
+                indices = {getattr(index, "name", "") for index in table.list_indices()}
+                if pending is None and "text_idx" in indices:
+                    return
+                table.create_index("text", config=FTS(with_position=False), replace=True)
+
+            await self._run(build)
+            self._unindexed[collection] = 0
+
+
+def _schema(dimension: int, embedding: str) -> Any:
+    import pyarrow as pa
+
+    fields = [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("text", pa.string()),
+        pa.field("vector", pa.list_(pa.float32(), dimension)),
+        *(pa.field(key, pa.string()) for key in COLUMNS),
+        pa.field("position", pa.int64()),
+        pa.field("metadata", pa.string()),
+    ]
+    return pa.schema(
+        fields, metadata={EMBEDDING_KEY: embedding.encode(), DIMENSION_KEY: str(dimension).encode()}
+    )
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _optional_int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _rest(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value for key, value in metadata.items() if key not in COLUMNS and key not in ("id", "position")
+    }
+
+
+def _metadata(row: dict[str, Any]) -> dict[str, Any]:
+    try:
+        metadata = json.loads(row.get("metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    for key in COLUMNS:
+        if row.get(key) is not None:
+            metadata[key] = row[key]
+    if row.get("position") is not None:
+        metadata["position"] = row["position"]
+    return metadata

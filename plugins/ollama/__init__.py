@@ -7,7 +7,7 @@ streams are relayed line by line. The provider makes the same models usable thro
 completions plugin.
 
 Implements: register_config_models, register_actions, register_blueprints, register_llm_providers
-(optional).
+(optional) and register_embedding_functions (optional: for the rag feature).
 Config: ``[plugins.ollama]`` (see ``config.OllamaConfig``). Requires: nothing beyond the core.
 """
 
@@ -46,3 +46,10 @@ def register_llm_providers(host: Any) -> list[Any]:
     from colonnade.plugins.ollama.provider import OllamaProvider
 
     return [OllamaProvider(host)]
+
+
+@hookimpl(optionalhook=True)
+def register_embedding_functions(host: Any) -> list[Any]:
+    from colonnade.plugins.ollama.embeddings import OllamaEmbeddings
+
+    return [OllamaEmbeddings(host)]

@@ -5,10 +5,10 @@ optional model-id prefix and an optional fixed list of model ids, served through
 per connection. ``/openai/models`` merges their models; chat completions and embeddings are routed by
 model id to the connection that lists it, streams relayed as they arrive (see ``views.py``).
 
-Implements: register_config_models, register_actions, register_blueprints, startup, and
-register_llm_providers (optional: the plugin loads without the completions feature).
+Implements: register_config_models, register_actions, register_blueprints, startup, and (optional: the
+plugin loads without those features) register_llm_providers and register_embedding_functions.
 Config: ``[plugins.openai]`` (``colonnade.plugins.openai.config.OpenAIConfig``).
-Not yet: the TTS, STT, image and embedding engines for the features that will own those hooks.
+Not yet: the TTS, STT and image engines for the features that will own those hooks.
 """
 
 from __future__ import annotations
@@ -57,3 +57,14 @@ def register_llm_providers(host: Any) -> list[Any]:
     if getattr(state, "service", None) is None:
         state.service = OpenAIService(host, host.plugin_config("openai"))
     return [OpenAIProvider(state.service)]
+
+
+@hookimpl(optionalhook=True)
+def register_embedding_functions(host: Any) -> list[Any]:
+    from colonnade.plugins.openai.embeddings import OpenAIEmbeddings
+    from colonnade.plugins.openai.service import OpenAIService
+
+    state = host.state("openai")
+    if getattr(state, "service", None) is None:
+        state.service = OpenAIService(host, host.plugin_config("openai"))
+    return [OpenAIEmbeddings(state.service)]

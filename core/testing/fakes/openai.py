@@ -11,6 +11,7 @@ connection is ``upstream.base_url + "/v1"``. Tests script it through ``upstream.
     control.malformed = True             # the stream's second event is not JSON
     control.ignore_stream = True         # answer JSON even to a stream request (some servers do)
     control.stall = asyncio.Event()      # streams wait on it after the first chunk, others before answering
+    control.embed = my_vector            # /v1/embeddings answers my_vector(text) for each input
 
 and read back ``control.stream_closed`` (set when a stream ends, finished or cut off) and
 ``control.cancelled`` (true when the client went away mid-stream). Azure's paths
@@ -40,6 +41,8 @@ class FakeOpenAI:
     chunks: list[str] | None = None
     chunk_count: int | None = None  # stream this many pieces of ``reply`` (cycled) instead
     embedding_size: int = 4
+    #: When set, ``/v1/embeddings`` answers ``embed(text)`` for each input (content-aware vectors).
+    embed: Any = None
     status: int | None = None
     error_body: Any = None
     malformed: bool = False
@@ -189,7 +192,9 @@ def create_app() -> Any:
         inputs = body.get("input")
         inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
         vectors = [
-            [round((len(str(text)) + index + k) / 10, 3) for k in range(control.embedding_size)]
+            list(control.embed(str(text)))
+            if control.embed is not None
+            else [round((len(str(text)) + index + k) / 10, 3) for k in range(control.embedding_size)]
             for index, text in enumerate(inputs)
         ]
         if body.get("encoding_format") == "base64":  # what the OpenAI SDK asks for by default

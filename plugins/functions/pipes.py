@@ -1,0 +1,204 @@
+"""Pipe functions as models: the ``functions`` LLM provider.
+
+One provider serves every active pipe. A pipe is one model with the function's id; a manifold (a
+``Pipe`` with ``pipes``, a list or a sync/async callable returning ``[{id, name}]``) is one model per
+entry, ``<function id>.<sub id>``, named ``<Pipe.name><entry name>``. ``complete`` calls ``pipe(body)``
+off the loop and turns what it returns into OpenAI's shapes (API.md 4.1.6): a string is the answer; a
+generator's strings become ``chat.completion.chunk`` deltas, its dicts with ``choices`` pass as they
+are; a dict with ``choices`` is a whole completion. A pipe that raises is a 502 naming the function and
+the line, one that runs past the timeout a 504.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from colonnade.plugins.completions.providers import ProviderError
+from colonnade.plugins.functions import invoke, loader, running
+from colonnade.plugins.functions.invoke import Invocation
+
+if TYPE_CHECKING:
+    from colonnade.actors import Actor
+    from colonnade.host import Host
+    from colonnade.plugins.completions.providers import CompletionContext
+    from colonnade.plugins.functions.runtime import Live
+
+log = logging.getLogger("colonnade.functions")
+
+PROVIDER = "functions"
+
+#: The completion being prepared in this task, so the provider sees its Open WebUI metadata.
+CURRENT: contextvars.ContextVar[CompletionContext | None] = contextvars.ContextVar(
+    "colonnade_functions_completion", default=None
+)
+
+
+def chunk(model: str, completion_id: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def whole(model: str, content: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+    }
+
+
+def as_plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    return value
+
+
+def to_chunk(model: str, completion_id: str, item: Any) -> dict[str, Any] | None:
+    """One yielded item as a chunk (``None``: nothing to send)."""
+    item = as_plain(item)
+    if isinstance(item, bytes):
+        item = item.decode(errors="replace")
+    if isinstance(item, str):
+        text = item
+        if text.startswith("data:"):  # a pre-framed SSE line
+            import json
+
+            payload = text[5:].strip()
+            if payload == "[DONE]" or not payload:
+                return None
+            try:
+                return to_chunk(model, completion_id, json.loads(payload))
+            except ValueError:
+                pass
+        return chunk(model, completion_id, {"content": text}) if text else None
+    if isinstance(item, dict) and isinstance(item.get("choices"), list):
+        return item
+    if item is None:
+        return None
+    return chunk(model, completion_id, {"content": str(item)})
+
+
+async def relay(model: str, items: Any, label: str) -> Any:
+    """Chunks of a pipe's stream, a ``stop`` chunk last; failures become ``ProviderError``."""
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    finished = False
+    try:
+        yield chunk(model, completion_id, {"role": "assistant"})
+        async for item in items:
+            made = to_chunk(model, completion_id, item)
+            if made is None:
+                continue
+            if any((choice or {}).get("finish_reason") for choice in made.get("choices") or ()):
+                finished = True
+            yield made
+        if not finished:
+            yield chunk(model, completion_id, {}, "stop")
+    except running.FunctionTimeout as error:
+        raise ProviderError(504, f"Function {label} {error}") from None
+    except running.FunctionFailed as failed:
+        raise ProviderError(502, f"Function {label} failed: {loader.describe_error(label, failed.error)}") from None
+    finally:
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def one(value: Any) -> Any:
+    yield value
+
+
+class FunctionsProvider:
+    """The ``functions`` LLM provider: every active pipe and manifold entry as a model."""
+
+    name = PROVIDER
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    @property
+    def registry(self) -> Any:
+        return self.host.state("functions").registry
+
+    async def sub_pipes(self, live: Live) -> list[dict[str, Any]] | None:
+        """A manifold's entries; ``None`` for a plain pipe; a failing ``pipes`` lists nothing."""
+        pipes = getattr(live.loaded.instance, "pipes", None)
+        if pipes is None:
+            return None
+        if callable(pipes):
+            invoke.refresh_valves(live)
+            try:
+                pipes = await running.call(pipes, {}, invoke.timeout_of(self.host), f"{live.id}.pipes")
+            except (running.FunctionFailed, running.FunctionTimeout) as error:
+                log.error("function %r could not list its pipes: %s", live.id, error)
+                return []
+        entries = []
+        for entry in pipes or ():
+            entry = as_plain(entry)
+            if isinstance(entry, dict) and entry.get("id") is not None:
+                entries.append({"id": str(entry["id"]), "name": str(entry.get("name") or entry["id"])})
+        return entries
+
+    async def list_models(self, actor: Actor | None) -> list[dict[str, Any]]:
+        await self.registry.sync()
+        models = []
+        for live in self.registry.of_kind("pipe"):
+            base = {
+                "object": "model", "created": live.created_at, "owned_by": "openai",
+                "pipe": {"type": "pipe"}, "has_user_valves": live.loaded.user_valves_class is not None,
+                "info": {"meta": {"description": live.meta.get("description")}} if live.meta.get("description") else None,
+            }
+            base = {key: value for key, value in base.items() if value is not None}
+            entries = await self.sub_pipes(live)
+            if entries is None:
+                models.append({"id": live.id, "name": live.name, **base})
+                continue
+            prefix = str(getattr(live.loaded.instance, "name", "") or "")
+            for entry in entries:
+                models.append({"id": f"{live.id}.{entry['id']}", "name": f"{prefix}{entry['name']}", **base})
+        return models
+
+    def find(self, model_id: str) -> Live:
+        live = self.registry.live.get(model_id.split(".", 1)[0])
+        if live is None or live.kind != "pipe":
+            raise ProviderError(404, f"Model not found: no active pipe function serves {model_id!r}")
+        return live
+
+    async def complete(self, request: dict[str, Any], actor: Actor) -> Any:
+        await self.registry.sync()
+        model_id = str(request.get("model") or "")
+        live = self.find(model_id)
+        ctx = CURRENT.get()
+        if ctx is not None and ctx.request is request:
+            from colonnade.plugins.functions.filters import invocation_for
+
+            invocation = invocation_for(ctx)
+        else:
+            invocation = Invocation(actor, {"user_id": actor.id, "model": {"id": model_id}}, {"id": model_id})
+        body = {**request, "metadata": invocation.metadata}
+        return await self.run(live, model_id, body, invocation, bool(request.get("stream")))
+
+    async def run(self, live: Live, model_id: str, body: dict[str, Any], invocation: Invocation, stream: bool) -> Any:
+        """Call the pipe; a dict for whole answers, an async iterator of chunks for streams."""
+        try:
+            streaming, value = await invoke.call_method_streaming(self.host, live, "pipe", body, invocation)
+        except running.FunctionTimeout as error:
+            raise ProviderError(504, f"Function {live.id} {error}") from None
+        except running.FunctionFailed as failed:
+            log.error("pipe function %r failed", live.id, exc_info=failed.error)
+            raise ProviderError(502, f"Function {live.id} failed: {loader.describe_error(live.id, failed.error)}") from None
+        if streaming:
+            return relay(model_id, value, live.id)
+        value = as_plain(value)
+        if isinstance(value, dict) and isinstance(value.get("choices"), list):
+            return value
+        if isinstance(value, dict) and "error" in value:
+            raise ProviderError(502, f"Function {live.id}: {value['error']}")
+        text = "" if value is None else value if isinstance(value, str) else str(value)
+        if stream:
+            return relay(model_id, one(text), live.id)
+        return whole(model_id, text)

@@ -1,0 +1,189 @@
+"""The live functions of one worker, kept in step with the database, and their plugin objects.
+
+Each active function is loaded once (its module executed off the loop, with the timeout) and kept as
+a :class:`Live` together with its stored valves. Filters are registered into the application's plugin
+manager as plugin objects carrying ``completion_inlet`` / ``completion_outlet`` (and, when the filter
+has ``stream``, ``completion_stream_wrapper``) hookimpls; pipes are served by the single ``functions``
+LLM provider, actions by the plugin's routes.
+
+**Every worker, at once.** Each row has a ``version`` that goes up on every change. Before a request
+that can reach a function (completions, the model list, actions) the worker reads the ``(id, version)``
+pairs of the active rows, one small query, and loads, reloads or drops what differs; after a change it
+also empties the completions model-list cache. So a function deactivated or deleted on one worker is
+gone from the next request on every other, with or without Redis.
+
+**Order.** pluggy calls the last registered plugin first. Whenever the set changes, every function
+object is unregistered and registered again: inlet/outlet objects from the highest ``(priority, id)``
+down (so the lowest runs first, as in Open WebUI), stream objects the other way round (so the lowest
+priority is the innermost wrapper and sees each chunk first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from colonnade.plugins.functions import loader, running
+
+if TYPE_CHECKING:
+    from colonnade.host import Host
+    from colonnade.plugins.functions.models import Function
+
+log = logging.getLogger("colonnade.functions")
+
+#: Paths whose requests may reach a function; the worker checks its functions are current first.
+SYNC_PATHS = ("/api/chat/completions", "/api/v1/chat/completions", "/api/models", "/api/v1/models",
+              "/api/chat/actions/", "/api/v1/chat/actions/", "/api/chat/completed", "/api/v1/chat/completed",
+              "/openai/chat/completions", "/ollama/api/chat")
+
+
+def digest(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+@dataclass
+class Live:
+    """A loaded, active function and what its row says."""
+
+    id: str
+    name: str
+    version: int
+    source_digest: str
+    loaded: loader.Loaded
+    valves: dict[str, Any]
+    is_global: bool
+    meta: dict[str, Any]
+    created_at: int
+
+    @property
+    def kind(self) -> str:
+        return self.loaded.kind
+
+    @property
+    def priority(self) -> float:
+        value = self.valves.get("priority")
+        if value is None:
+            cls = self.loaded.valves_class
+            field = getattr(cls, "model_fields", {}).get("priority") if cls is not None else None
+            value = getattr(field, "default", None) if field is not None else None
+        if value is None:
+            value = getattr(getattr(self.loaded.instance, "valves", None), "priority", 0)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return 0.0
+
+    @property
+    def toggle(self) -> bool:
+        return bool(getattr(self.loaded.instance, "toggle", False))
+
+
+async def load(host: Host, function_id: str, source: str) -> loader.Loaded:
+    """Check and execute ``source`` off the loop; raises :class:`loader.LoadError`."""
+    loader.check_source(function_id, source)  # cheap: syntax, a class, requirements
+    timeout = host.plugin_config("functions").timeout_seconds
+    try:
+        return await running.run_blocking(lambda: loader.execute(function_id, source), timeout, function_id)
+    except running.FunctionFailed as failed:
+        if isinstance(failed.error, loader.LoadError):
+            raise failed.error from None
+        raise loader.LoadError(f"The function failed to load: {loader.describe_error(function_id, failed.error)}",
+                               loader.error_line(function_id, failed.error)) from None
+    except running.FunctionTimeout:
+        raise loader.LoadError(f"The function took longer than {timeout:g} s to load") from None
+
+
+class Registry:
+    """The live functions of this worker (``host.state("functions").registry``)."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.live: dict[str, Live] = {}
+        #: ``{id: version}`` of active rows that failed to load (not retried until the row changes).
+        self.failed: dict[str, int] = {}
+        self._lock = asyncio.Lock()
+        self._registered: list[Any] = []
+
+    def of_kind(self, kind: str) -> list[Live]:
+        return sorted((live for live in self.live.values() if live.kind == kind), key=lambda l: (l.priority, l.id))
+
+    async def sync(self) -> None:
+        """Bring the live set in step with the active rows (one query when nothing changed)."""
+        from colonnade.plugins.functions.models import Function
+
+        stamps = dict(await Function.filter(is_active=True).values_list("id", "version"))
+        if self._current(stamps):
+            return
+        async with self._lock:
+            stamps = dict(await Function.filter(is_active=True).values_list("id", "version"))
+            if self._current(stamps):
+                return
+            changed = [fid for fid, version in stamps.items()
+                       if (fid not in self.live or self.live[fid].version != version) and self.failed.get(fid) != version]
+            rows = {row.id: row for row in await Function.filter(id__in=changed)} if changed else {}
+            for function_id in list(self.live):
+                if function_id not in stamps:
+                    del self.live[function_id]
+            self.failed = {fid: version for fid, version in self.failed.items() if stamps.get(fid) == version}
+            for function_id in changed:
+                row = rows.get(function_id)
+                if row is not None:
+                    await self._take(row)
+            self._register()
+            self._clear_model_lists()
+
+    def _current(self, stamps: dict[str, int]) -> bool:
+        known = {fid: live.version for fid, live in self.live.items()}
+        known.update(self.failed)
+        return known == stamps
+
+    async def _take(self, row: Function) -> None:
+        codec = self.host.state("functions").codec
+        before = self.live.get(row.id)
+        try:
+            if before is not None and before.source_digest == digest(row.content):
+                loaded = before.loaded
+            else:
+                loaded = await load(self.host, row.id, row.content)
+        except loader.LoadError as error:
+            log.error("function %r (version %s) could not be loaded: %s", row.id, row.version, error.detail)
+            self.live.pop(row.id, None)
+            self.failed[row.id] = row.version
+            return
+        self.live[row.id] = Live(
+            row.id, row.name, row.version, digest(row.content), loaded, codec.decode(row.valves),
+            row.is_global, row.meta or {}, row.created_at,
+        )
+
+    def _register(self) -> None:
+        from colonnade.plugins.functions.filters import FilterHooks, FilterStream
+
+        pm = self.host.pm
+        for plugin in self._registered:
+            if pm.is_registered(plugin):
+                pm.unregister(plugin)
+        self._registered = []
+        filters = self.of_kind("filter")
+        for live in reversed(filters):
+            self._registered.append(FilterHooks(live))
+        for live in filters:
+            if callable(getattr(live.loaded.instance, "stream", None)):
+                self._registered.append(FilterStream(live))
+        for plugin in self._registered:
+            pm.register(plugin, name=plugin.__name__)
+
+    def _clear_model_lists(self) -> None:
+        completions = self.host.state("completions")
+        catalogue = getattr(completions, "catalogue", None)
+        if catalogue is not None:
+            catalogue.clear()
+
+    def unregister_all(self) -> None:
+        for plugin in self._registered:
+            if self.host.pm.is_registered(plugin):
+                self.host.pm.unregister(plugin)
+        self._registered = []
+        self.live.clear()

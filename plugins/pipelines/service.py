@@ -1,0 +1,462 @@
+"""Hosted pipelines: the stored rows, and the worker process of each active one.
+
+``running`` holds the active pipelines of this host process, each with its worker (started when the
+pipeline is activated or the host starts, and again on the next call after a crash or a timeout). It
+is re-read from the database every ``sync_interval`` seconds, so that an activation, an edit or a
+deletion made through another process of the same host is picked up here too: a changed ``version``
+retires the old worker. Every module is loaded in a worker before it is saved, which is how its type,
+name, targets, sub-pipes and valves schema are known without running anything in the host.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from colonnade.errors import ApiError
+from colonnade.plugins.pipelines.models import Pipeline, now
+from colonnade.plugins.pipelines.workers import PipelineWorker, WorkerFailure
+
+if TYPE_CHECKING:
+    from colonnade.host import Host
+    from colonnade.plugins.pipelines.config import PipelinesConfig
+
+log = logging.getLogger("colonnade.pipelines")
+
+#: Pipeline ids: letters, digits, ``_`` and ``-`` (a ``.`` separates a manifold from its sub-pipes).
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$")
+NOT_FOUND = "Pipeline not found"
+
+
+@dataclass
+class Running:
+    """An active pipeline of this process and its worker."""
+
+    id: str
+    version: int
+    name: str
+    type: str
+    content: str
+    valves: dict[str, Any]
+    info: dict[str, Any]
+    worker: PipelineWorker | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def of(cls, row: Pipeline) -> Running:
+        return cls(row.id, row.version, row.name, row.type, row.content, dict(row.valves or {}), dict(row.info or {}))
+
+
+def check_source(source: Any, limit: int) -> str:
+    """``source`` if it is a module that compiles and defines ``class Pipeline``; else a 400 naming the line."""
+    if not isinstance(source, str) or not source.strip():
+        raise ApiError(400, "content: the module source is required")
+    if len(source.encode()) > limit:
+        raise ApiError(400, f"content: the module is larger than {limit} bytes")
+    try:
+        tree = ast.parse(source, "<pipeline>")
+    except SyntaxError as error:
+        raise ApiError(400, f"SyntaxError on line {error.lineno}: {error.msg}") from None
+    except ValueError as error:  # null bytes
+        raise ApiError(400, f"content: {error}") from None
+    if not any(isinstance(node, ast.ClassDef) and node.name == "Pipeline" for node in tree.body):
+        raise ApiError(400, "The module defines no class Pipeline")
+    return source
+
+
+def check_id(pipeline_id: Any) -> str:
+    if not isinstance(pipeline_id, str) or not ID_PATTERN.match(pipeline_id):
+        raise ApiError(400, "id: use letters, digits, _ and - only (at most 128 characters, no dots)")
+    return pipeline_id
+
+
+def effective_valves(row: Pipeline) -> dict[str, Any]:
+    """The values the module runs with: its defaults with the stored (admin-set) values over them."""
+    return (row.info or {}).get("valves") or dict(row.valves or {})
+
+
+def pipeline_json(row: Pipeline, *, content: bool = True) -> dict[str, Any]:
+    info = row.info or {}
+    data = {
+        "id": row.id,
+        "name": row.name,
+        "type": row.type,
+        "is_active": row.is_active,
+        "user_id": row.user_id,
+        "valves": effective_valves(row),
+        "meta": {
+            key: info[key]
+            for key in ("pipelines", "priority", "pipes", "has_inlet", "has_outlet")
+            if key in info
+        },
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+    if content:
+        data["content"] = row.content
+    return data
+
+
+class PipelineService:
+    """The hosted pipelines of one application.
+
+    :param host: The application host.
+    :param config: ``[plugins.pipelines]``.
+    """
+
+    def __init__(self, host: Host, config: PipelinesConfig) -> None:
+        self.host = host
+        self.config = config
+        self.running: dict[str, Running] = {}
+        self.temporaries: set[PipelineWorker] = set()
+        self._synced = float("-inf")
+        self._sync_lock = asyncio.Lock()
+        self.closed = False
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the worker of every active pipeline (one that fails is logged and retried on use)."""
+        await self.sync(force=True)
+        results = await asyncio.gather(
+            *(self.worker_of(running) for running in list(self.running.values())), return_exceptions=True
+        )
+        for running, result in zip(list(self.running.values()), results):
+            if isinstance(result, BaseException):
+                log.error("pipeline %r did not start: %s", running.id, getattr(result, "detail", result))
+
+    async def close(self) -> None:
+        """Run every active pipeline's ``on_shutdown`` and end every worker process."""
+        self.closed = True
+        running, self.running = list(self.running.values()), {}
+        await asyncio.gather(*(self._retire(item) for item in running), return_exceptions=True)
+        for worker in list(self.temporaries):
+            await worker.kill()
+        self.temporaries.clear()
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of every worker this service started and has not ended (tests use it)."""
+        workers = [item.worker for item in self.running.values()] + list(self.temporaries)
+        return [worker.pid for worker in workers if worker is not None and worker.alive and worker.pid]
+
+    async def sync(self, *, force: bool = False) -> None:
+        """Bring ``running`` in line with the active rows (at most every ``sync_interval`` seconds)."""
+        if self.closed or (not force and time.monotonic() - self._synced < self.config.sync_interval):
+            return
+        async with self._sync_lock:
+            if not force and time.monotonic() - self._synced < self.config.sync_interval:
+                return
+            wanted = dict(await Pipeline.filter(is_active=True).values_list("id", "version"))
+            for pipeline_id, running in list(self.running.items()):
+                if wanted.get(pipeline_id) != running.version:
+                    self.running.pop(pipeline_id, None)
+                    await self._retire(running)
+            for pipeline_id in wanted:
+                if pipeline_id not in self.running:
+                    row = await Pipeline.get_or_none(id=pipeline_id, is_active=True)
+                    if row is not None:
+                        self.running[pipeline_id] = Running.of(row)
+            self._synced = time.monotonic()
+            self._models_changed()
+
+    def _models_changed(self) -> None:
+        completions = self.host.state("completions")
+        catalogue = getattr(completions, "catalogue", None)
+        if catalogue is not None:
+            catalogue.clear()
+
+    async def worker_of(self, running: Running) -> PipelineWorker:
+        """The running worker of an active pipeline, started (with ``on_startup``) if it is not."""
+        async with running.lock:
+            if running.worker is not None and running.worker.alive:
+                return running.worker
+            if running.worker is not None:
+                await running.worker.kill()
+            worker = PipelineWorker(running.id, running.content, running.valves, self.config.timeout_seconds)
+            await worker.start(startup=True, timeout=self.config.start_timeout_seconds)
+            running.worker = worker
+            return worker
+
+    async def _retire(self, running: Running) -> None:
+        async with running.lock:
+            if running.worker is not None:
+                await running.worker.stop(shutdown=True, timeout=self.config.stop_timeout_seconds)
+                running.worker = None
+
+    @contextlib.asynccontextmanager
+    async def borrowed(self, row: Pipeline) -> AsyncIterator[PipelineWorker]:
+        """A worker for ``row``: its running one when active, else a temporary one for this use."""
+        running = self.running.get(row.id)
+        if running is not None and running.version == row.version:
+            yield await self.worker_of(running)
+            return
+        worker = PipelineWorker(row.id, row.content, dict(row.valves or {}), self.config.timeout_seconds)
+        self.temporaries.add(worker)
+        try:
+            await worker.start(startup=True, timeout=self.config.start_timeout_seconds)
+            yield worker
+        finally:
+            self.temporaries.discard(worker)
+            await worker.stop(shutdown=True, timeout=self.config.stop_timeout_seconds)
+
+    async def probe(self, pipeline_id: str, source: str, valves: dict[str, Any]) -> dict[str, Any]:
+        """Load ``source`` in a temporary worker (no ``on_startup``) and return what it declares."""
+        check_source(source, self.config.max_source_bytes)
+        worker = PipelineWorker(pipeline_id, source, valves, self.config.timeout_seconds)
+        self.temporaries.add(worker)
+        try:
+            return await worker.start(startup=False, timeout=self.config.start_timeout_seconds)
+        except WorkerFailure as failure:
+            raise ApiError(400, failure.detail) from None
+        finally:
+            self.temporaries.discard(worker)
+            await worker.stop(shutdown=False, timeout=self.config.stop_timeout_seconds)
+
+    # -- what the active pipelines offer ----------------------------------------------------------
+
+    def models(self) -> list[dict[str, Any]]:
+        """The pipe and manifold models of the active pipelines, as model-list entries."""
+        listed = []
+        for running in self.running.values():
+            base = {"object": "model", "created": 0, "owned_by": "openai", "connection_type": "local"}
+            valves = bool(running.info.get("valves_spec"))
+            if running.type == "pipe":
+                listed.append(
+                    {**base, "id": running.id, "name": running.name,
+                     "pipeline": {"type": "pipe", "valves": valves, "hosted": True}}
+                )
+            elif running.type == "manifold":
+                for sub in running.info.get("pipes") or ():
+                    listed.append(
+                        {**base, "id": f"{running.id}.{sub['id']}", "name": f"{running.name}{sub['name']}",
+                         "pipeline": {"type": "manifold", "valves": valves, "hosted": True}}
+                    )
+        return listed
+
+    def resolve(self, model_id: str) -> tuple[Running, str] | None:
+        """The active pipeline answering ``model_id`` and the sub-id its ``pipe`` is called with."""
+        running = self.running.get(model_id)
+        if running is not None and running.type == "pipe":
+            return running, model_id
+        head, dot, sub = model_id.partition(".")
+        running = self.running.get(head) if dot else None
+        if running is not None and running.type == "manifold":
+            if any(entry["id"] == sub for entry in running.info.get("pipes") or ()):
+                return running, sub
+        return None
+
+    def filters_for(self, model_id: str) -> list[Running]:
+        """The active filters targeting ``model_id`` (or ``*``), by ascending priority."""
+        found = [
+            running
+            for running in self.running.values()
+            if running.type == "filter"
+            and ({"*", model_id} & set(running.info.get("pipelines") or ()))
+        ]
+        return sorted(found, key=lambda running: (running.info.get("priority") or 0, running.id))
+
+    # -- stored pipelines -------------------------------------------------------------------------
+
+    async def get(self, pipeline_id: str) -> Pipeline:
+        row = await Pipeline.get_or_none(id=pipeline_id)
+        if row is None:
+            raise ApiError(404, NOT_FOUND)
+        return row
+
+    async def create(
+        self,
+        actor: Any,
+        *,
+        pipeline_id: str | None,
+        source: Any,
+        name: Any = None,
+        valves: Any = None,
+        active: bool = False,
+    ) -> Pipeline:
+        if pipeline_id is not None:
+            check_id(pipeline_id)
+        source = check_source(source, self.config.max_source_bytes)
+        valves = _valves_dict(valves)
+        info = await self.probe(pipeline_id or "pipeline", source, valves)
+        pipeline_id = check_id(pipeline_id or info.get("declared_id"))
+        if await Pipeline.exists(id=pipeline_id):
+            raise ApiError(400, f"A pipeline with id {pipeline_id!r} already exists")
+        row = Pipeline(
+            id=pipeline_id,
+            user_id=getattr(actor, "id", None),
+            name=_name(name, info, pipeline_id),
+            type=info["type"],
+            content=source,
+            info=info,
+            valves=valves,
+        )
+        await row.save(force_create=True)
+        if active:
+            row = await self.activate(row.id)
+        return row
+
+    async def update(self, pipeline_id: str, changes: dict[str, Any]) -> Pipeline:
+        row = await self.get(pipeline_id)
+        unknown = set(changes) - {"name", "content", "valves", "is_active"}
+        if unknown:
+            raise ApiError(400, f"unknown fields: {', '.join(sorted(unknown))}")
+        source = row.content if changes.get("content") is None else changes["content"]
+        valves = row.valves if changes.get("valves") is None else _valves_dict(changes["valves"])
+        if "content" in changes or "valves" in changes:
+            info = await self.probe(row.id, source, valves)
+            row.content, row.info, row.type, row.valves = source, info, info["type"], valves
+            if changes.get("name") is None and row.name == (row.info.get("name") or row.id):
+                row.name = _name(None, info, row.id)
+        if changes.get("name") is not None:
+            row.name = _name(changes["name"], row.info, row.id)
+        row.version += 1
+        row.updated_at = now()
+        await row.save()
+        wanted = changes.get("is_active")
+        if wanted is False:
+            return await self.deactivate(row.id)
+        if wanted is True and not row.is_active:
+            return await self.activate(row.id)
+        if row.is_active:
+            await self._restart(row)
+        return row
+
+    async def _restart(self, row: Pipeline) -> None:
+        old = self.running.pop(row.id, None)
+        if old is not None:
+            await self._retire(old)
+        if row.is_active:
+            running = self.running[row.id] = Running.of(row)
+            try:
+                await self.worker_of(running)
+            except WorkerFailure as failure:
+                log.error("pipeline %r did not restart: %s", row.id, failure.detail)
+        self._models_changed()
+
+    async def delete(self, pipeline_id: str) -> None:
+        row = await self.get(pipeline_id)
+        running = self.running.pop(row.id, None)
+        if running is not None:
+            await self._retire(running)
+        await row.delete()
+        self._models_changed()
+
+    async def activate(self, pipeline_id: str) -> Pipeline:
+        """Start the pipeline's worker (``on_startup``); a failure is a 400 and it stays inactive."""
+        row = await self.get(pipeline_id)
+        if row.is_active and row.id in self.running:
+            return row
+        old = self.running.pop(row.id, None)
+        if old is not None:
+            await self._retire(old)
+        row.version += 1
+        running = Running.of(row)
+        try:
+            await self.worker_of(running)
+        except WorkerFailure as failure:
+            raise ApiError(400, failure.detail) from None
+        row.is_active = True
+        row.updated_at = now()
+        try:
+            await row.save()
+        except BaseException:
+            await self._retire(running)
+            raise
+        self.running[row.id] = running
+        self._models_changed()
+        return row
+
+    async def deactivate(self, pipeline_id: str) -> Pipeline:
+        """Run ``on_shutdown`` and end the worker."""
+        row = await self.get(pipeline_id)
+        running = self.running.pop(row.id, None)
+        if running is not None:
+            await self._retire(running)
+        if row.is_active:
+            row.is_active = False
+            row.version += 1
+            row.updated_at = now()
+            await row.save()
+        self._models_changed()
+        return row
+
+    async def duplicate(self, pipeline_id: str, new_id: Any = None, actor: Any = None) -> Pipeline:
+        row = await self.get(pipeline_id)
+        if new_id is None:
+            base = f"{row.id}_copy"[:120]
+            new_id, number = base, 1
+            while await Pipeline.exists(id=new_id):
+                number += 1
+                new_id = f"{base}_{number}"
+        check_id(new_id)
+        if await Pipeline.exists(id=new_id):
+            raise ApiError(400, f"A pipeline with id {new_id!r} already exists")
+        copy = Pipeline(
+            id=new_id,
+            user_id=getattr(actor, "id", None) or row.user_id,
+            name=f"{row.name} (copy)"[:255],
+            type=row.type,
+            content=row.content,
+            info=dict(row.info or {}),
+            valves=dict(row.valves or {}),
+            is_active=False,
+        )
+        await copy.save(force_create=True)
+        return copy
+
+    async def set_valves(self, pipeline_id: str, values: Any) -> dict[str, Any]:
+        """Validate ``values`` against the module's ``Valves`` (null values dropped) and store them.
+
+        An active pipeline gets them at once, and its ``on_valves_updated`` runs in its worker.
+        """
+        row = await self.get(pipeline_id)
+        if not isinstance(values, dict):
+            raise ApiError(400, "The valves must be a JSON object")
+        values = {key: value for key, value in values.items() if value is not None}
+        stored = {**(row.valves or {}), **values}
+        running = self.running.get(row.id)
+        if running is not None:
+            worker = await self._worker_or_error(running)
+            try:
+                await worker.call("valves", {"values": values})
+                info = await worker.call("describe", {})
+            except WorkerFailure as failure:
+                raise ApiError(failure.status, failure.detail) from None
+        else:
+            info = await self.probe(row.id, row.content, stored)
+        row.valves = stored
+        row.info = info
+        row.version += 1
+        row.updated_at = now()
+        await row.save()
+        if running is not None:
+            running.valves, running.info, running.version = stored, info, row.version
+        return effective_valves(row)
+
+    async def _worker_or_error(self, running: Running) -> PipelineWorker:
+        try:
+            return await self.worker_of(running)
+        except WorkerFailure as failure:
+            raise ApiError(failure.status, failure.detail) from None
+
+
+def _valves_dict(valves: Any) -> dict[str, Any]:
+    if valves is None:
+        return {}
+    if not isinstance(valves, dict):
+        raise ApiError(400, "valves: must be a JSON object")
+    return {key: value for key, value in valves.items() if value is not None}
+
+
+def _name(name: Any, info: dict[str, Any], pipeline_id: str) -> str:
+    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 255):
+        raise ApiError(400, "name: a non-empty text of at most 255 characters")
+    return (name or info.get("name") or pipeline_id)[:255]
+

@@ -1,0 +1,108 @@
+"""Helpers for the pipelines plugin's tests (the fixtures are in ``conftest.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SAMPLES = Path(__file__).parent / "samples"
+WORKER_MODULE = "colonnade.plugins.pipelines.worker"
+
+
+def sample(name: str) -> str:
+    """The source of ``samples/<name>.py``."""
+    return (SAMPLES / f"{name}.py").read_text()
+
+
+def worker_processes() -> list[int]:
+    """Pids of the live (not zombie) pipeline worker processes that are children of this process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        if fields.get("PPid", "").strip() != str(os.getpid()) or WORKER_MODULE not in cmdline:
+            continue
+        if fields.get("State", "").startswith("Z"):
+            continue
+        found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in state
+
+
+def sse_events(raw: bytes) -> list[Any]:
+    """The ``data:`` payloads of an SSE body, ``[DONE]`` as the string ``"[DONE]"``."""
+    events = []
+    for line in raw.split(b"\n"):
+        if line.startswith(b"data: "):
+            payload = line[6:]
+            events.append("[DONE]" if payload == b"[DONE]" else json.loads(payload))
+    return events
+
+
+def content_of_stream(events: list[Any]) -> str:
+    return "".join(
+        (choice.get("delta") or {}).get("content") or ""
+        for event in events
+        if isinstance(event, dict)
+        for choice in event.get("choices", [])
+    )
+
+
+@dataclass
+class Served:
+    """A started application served on loopback, for real clients."""
+
+    app: Any
+    url: str
+    admin: dict[str, str]
+    clients: list[Any] = field(default_factory=list)
+
+    def sdk(self, headers: dict[str, str] | None = None) -> Any:
+        import openai
+
+        token = (headers or self.admin)["Authorization"].removeprefix("Bearer ")
+        client = openai.AsyncOpenAI(api_key=token, base_url=self.url + "/api", max_retries=0, timeout=30)
+        self.clients.append(client)
+        return client
+
+
+async def serve(app: Any, stop: asyncio.Event) -> tuple[str, asyncio.Task[None], socket.socket]:
+    """Serve an already started ``app`` with hypercorn (its lifespan already ran: not run again)."""
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    async def without_lifespan(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await app(scope, receive, send)
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    config = Config()
+    config.bind = [f"fd://{os.dup(sock.fileno())}"]
+    config.accesslog = config.errorlog = None
+    config.graceful_timeout = 1
+    task = asyncio.create_task(hypercorn_serve(without_lifespan, config, shutdown_trigger=stop.wait))
+    return f"http://127.0.0.1:{sock.getsockname()[1]}", task, sock

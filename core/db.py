@@ -32,6 +32,18 @@ def connection_name(settings: Settings) -> str:
     return "sqlite" if settings.database_url.startswith("sqlite://") else "postgres"
 
 
+async def release_without_reset(connection: Any) -> None:
+    """asyncpg's ``reset`` for pooled connections: nothing beyond the rollback of an open transaction
+    that asyncpg always does.
+
+    Tortoise takes a connection from the pool for every query outside a transaction, and asyncpg's
+    default reset sends ``RESET ALL; CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all()`` on each
+    release: a second round trip per query. Colonnade sets no session state (the schema comes from the
+    connection's ``search_path`` server setting), holds no cursors and listens on nothing through the
+    pool, so there is nothing to reset.
+    """
+
+
 def migrations_module_for(models_modules: list[str]) -> str | None:
     """``pkg.models`` -> ``pkg.migrations`` when that package exists."""
     for module in models_modules:
@@ -53,8 +65,11 @@ def connection_config(settings: Settings) -> dict[str, Any]:
         if path not in (":memory:", ""):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     config = expand_db_url(url)
+    if config["engine"] == "tortoise.backends.sqlite":
+        config["credentials"]["synchronous"] = settings.database.sqlite_synchronous  # a pragma
     if config["engine"] == "tortoise.backends.asyncpg":
         config["credentials"]["maxsize"] = settings.database.pool_max_size
+        config["credentials"]["reset"] = release_without_reset
         if settings.database.schema_name:
             config["credentials"]["schema"] = settings.database.schema_name
     return config

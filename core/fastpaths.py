@@ -5,7 +5,7 @@
 request, which cost ``/health`` about a quarter of its throughput against a bare Quart app
 (docs/benchmarks.md). A value made only of ``dict`` (string keys), ``list``, ``str``, ``int``,
 ``float``, ``bool`` and ``None`` comes out of that conversion unchanged, so it goes straight to Quart's
-own ``make_response``. Everything else (pydantic models, dataclasses, TypedDicts, tuples, dates,
+own ``make_response``, and so does a finished response (``jsonify``'s). Everything else (pydantic models, dataclasses, TypedDicts, tuples, dates,
 enums, response headers, which quart-schema kebab-cases) still takes quart-schema's path, as do all
 values when the application asks for camelCase conversion or pydantic dump options, which can change
 even a plain value.
@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from quart.routing import QuartRule
+from werkzeug.sansio.response import Response as BaseResponse
 from werkzeug.routing import Rule
 
 # Exact types only: a subclass (a ``str`` enum, an ``OrderedDict``) may dump differently.
@@ -78,9 +79,8 @@ def _is_plain_result(result: Any) -> bool:
         result = result[0]
     kind = type(result)
     if kind is not dict and kind is not list:
-        return (
-            kind in _SCALARS or kind is bytes
-        )  # strings, bytes, None: quart-schema returns them as they are
+        # Strings, bytes, None and finished responses (``jsonify``): quart-schema returns them as they are.
+        return kind in _SCALARS or kind is bytes or isinstance(result, BaseResponse)
     return is_plain_json(result)
 
 

@@ -58,6 +58,10 @@ class DatabaseSettings(_Section):
     #: ``redis://host:6379/0``: shared state across workers (token revocation, rate limits, events).
     redis_url: str | None = None
     pool_max_size: int = Field(10, ge=1)
+    #: SQLite's ``synchronous`` pragma. ``NORMAL`` (with the write-ahead log Colonnade always uses)
+    #: never corrupts the database and loses nothing when the process dies; only a power cut or an
+    #: operating-system crash may undo the last commits. ``FULL`` syncs the disk on every commit.
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
 
     @field_validator("url")
     @classmethod

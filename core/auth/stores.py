@@ -19,6 +19,12 @@ class Revocations:
     def __init__(self, redis: Any = None) -> None:
         self._redis = redis
 
+    @property
+    def shared(self) -> bool:
+        """Whether revocations live in Redis rather than in the ``auth_revoked_token`` table (which
+        the actor lookup then reads in the same query as the user)."""
+        return self._redis is not None
+
     async def revoke(self, jti: str, expires_at: int) -> None:
         ttl = max(1, expires_at - int(time.time()))
         if self._redis is not None:

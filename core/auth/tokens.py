@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 ALGORITHM = "HS256"
+#: Tokens whose signature was checked, remembered with their claims so that a client sending the same
+#: token on every request pays for HMAC and JSON decoding once. Expiry is checked on every use.
+VERIFIED_TOKENS_KEPT = 4096
 
 
 class InvalidToken(Exception):
@@ -34,6 +37,7 @@ class Tokens:
     def __init__(self, secret: str, lifetime: float) -> None:
         self._secret = secret
         self.lifetime = lifetime
+        self._verified: dict[str, dict[str, Any]] = {}
 
     def issue(self, user_id: str, session_stamp: str, method: str = "password") -> IssuedToken:
         issued_at = int(time.time())
@@ -54,11 +58,17 @@ class Tokens:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid token; ``InvalidToken`` otherwise (only HS256 is accepted, so a token
-        claiming ``alg: none`` or another algorithm fails)."""
+        claiming ``alg: none`` or another algorithm fails). Do not change the returned claims."""
+        claims = self._verified.get(token)
+        if claims is not None:
+            if claims["exp"] > time.time():
+                return claims
+            del self._verified[token]
+            raise InvalidToken("Signature has expired")
         import jwt
 
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
@@ -66,6 +76,10 @@ class Tokens:
             )
         except jwt.PyJWTError as error:
             raise InvalidToken(str(error)) from None
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            del self._verified[next(iter(self._verified))]  # the oldest entry
+        self._verified[token] = claims
+        return claims
 
 
 def load_or_create_secret(data_dir: Path) -> str:

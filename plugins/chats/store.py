@@ -16,6 +16,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from colonnade.errors import ApiError
+from colonnade.rawsql import Statement, as_bool, fetch_all
 from colonnade.plugins.chats import messages, tree
 from colonnade.plugins.chats.models import Chat, ChatTag, Message, Tag, now
 
@@ -180,6 +181,23 @@ async def chat_json(
     }
 
 
+# The chat list is the busiest read of all: its SQL is assembled from these fragments (one
+# ``Statement`` per combination, kept) rather than built through the ORM on every request.
+_LIST_SELECT = "SELECT " + ", ".join(LIST_FIELDS) + " FROM chats_chat WHERE user_id = ?"
+_TAGGED = " AND id IN (SELECT chat_id FROM chats_chat_tag WHERE tag_id = ?)"
+_TITLE_MATCHES = "UPPER(title) LIKE UPPER(?) ESCAPE '\\'"
+_MESSAGES_MATCH = (
+    "id IN (SELECT m.chat_id FROM chats_message m WHERE UPPER(m.content) LIKE UPPER(?) ESCAPE '\\')"
+)
+_list_statements: dict[str, Statement] = {}
+
+
+def _like_pattern(text: str) -> str:
+    """``%text%`` with LIKE's wildcards in ``text`` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 async def list_chats(
     user_id: str,
     *,
@@ -195,31 +213,51 @@ async def list_chats(
     page: int | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """One user's chats as list items, newest first by default; ``page`` is 1-based."""
-    chats = Chat.filter(user_id=user_id)
+    """One user's chats as list items, newest first by default; ``page`` is 1-based.
+
+    ``sort_by`` is one of ``updated_at``, ``created_at`` and ``title`` and ``sort_dir`` ``asc`` or
+    ``desc`` (the views validate both; anything else is a ``ValueError`` here).
+    """
+    if sort_by not in ("updated_at", "created_at", "title") or sort_dir not in ("asc", "desc"):
+        raise ValueError(f"cannot sort chats by {sort_by} {sort_dir}")
+    sql, params = [_LIST_SELECT], [user_id]
     if archived is not None:
-        chats = chats.filter(archived=archived)
+        sql.append(" AND archived = ?")
+        params.append(archived)
     if pinned is not None:
-        chats = chats.filter(pinned=pinned)
+        sql.append(" AND pinned = ?")
+        params.append(pinned)
     if folder_id is not None:
-        chats = chats.filter(folder_id=folder_id)
+        sql.append(" AND folder_id = ?")
+        params.append(folder_id)
     elif not include_folders:
-        chats = chats.filter(folder_id__isnull=True)
+        sql.append(" AND folder_id IS NULL")
     if tag_id is not None:
-        tagged = ChatTag.filter(tag_id=tag_id, chat__user_id=user_id).values("chat_id")
-        chats = chats.filter(id__in=Subquery(tagged))
+        sql.append(_TAGGED)
+        params.append(tag_id)
     if query:
+        pattern = _like_pattern(query)
         if search_messages:
-            matching = Message.filter(chat__user_id=user_id, content__icontains=query).values("chat_id")
-            chats = chats.filter(Q(title__icontains=query) | Q(id__in=Subquery(matching)))
+            sql.append(f" AND ({_TITLE_MATCHES} OR {_MESSAGES_MATCH})")
+            params += [pattern, pattern]
         else:
-            chats = chats.filter(title__icontains=query)
-    sign = "-" if sort_dir == "desc" else ""
-    chats = chats.order_by(sign + sort_by, sign + "id")
+            sql.append(f" AND {_TITLE_MATCHES}")
+            params.append(pattern)
+    sql.append(f" ORDER BY {sort_by} {sort_dir.upper()}, id {sort_dir.upper()}")
     if page is not None or limit is not None:
         size = limit or config().page_size
-        chats = chats.offset(((page or 1) - 1) * size).limit(size)
-    return [{**row, "active": False} for row in await chats.values(*LIST_FIELDS)]
+        sql.append(" LIMIT ? OFFSET ?")
+        params += [size, ((page or 1) - 1) * size]
+    text = "".join(sql)
+    statement = _list_statements.get(text)
+    if statement is None:
+        statement = _list_statements[text] = Statement(text)
+    rows = await fetch_all(Chat, statement, params)
+    for row in rows:
+        row["archived"] = as_bool(row["archived"])
+        row["pinned"] = as_bool(row["pinned"])
+        row["active"] = False
+    return rows
 
 
 async def delete_chats(chat_ids: list[str]) -> None:

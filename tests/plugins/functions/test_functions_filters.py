@@ -125,3 +125,21 @@ async def test_user_valves_reach_the_filter_as_an_instance(functions_env):
     assert (await response.get_json())["choices"][0]["message"]["content"] == "Hello d*rn world [checked] -- Ann"
     response = await env.client.post("/api/chat/completions", json={"model": "rec-1", "messages": HELLO}, headers=env.admin)
     assert (await response.get_json())["choices"][0]["message"]["content"] == "Hello d*rn world [checked]"
+
+
+async def test_a_filter_attached_to_a_workspace_model_runs_for_that_model_only(functions_env):
+    env, recorder = await filtered_env(functions_env, load_plugins=["models"])
+    await create(env.client, env.admin, "polite", sample("polite_filter"))
+    body = {"id": "polite-bot", "base_model_id": "rec-1", "name": "Polite bot",
+            "meta": {"filterIds": ["polite"]}, "access_control": None}
+    response = await env.client.post("/api/models", json=body, headers=env.admin)
+    assert response.status_code == 200, await response.get_data()
+
+    response = await env.client.post(
+        "/api/chat/completions", json={"model": "polite-bot", "messages": HELLO}, headers=env.user
+    )
+    assert (await response.get_json())["choices"][0]["message"]["content"] == "Hello d*rn world [checked]"
+    assert recorder.requests[-1]["messages"][0]["role"] == "system"
+    response = await env.client.post("/api/chat/completions", json={"model": "rec-1", "messages": HELLO}, headers=env.admin)
+    assert (await response.get_json())["choices"][0]["message"]["content"] == "Hello darn world"
+    assert recorder.requests[-1]["messages"] == HELLO

@@ -119,3 +119,25 @@ async def test_the_stream_is_sse_ending_in_done(functions_env, serve):
     assert lines[-1] == "data: [DONE]"
     first = json.loads(lines[0].removeprefix("data: "))
     assert first["object"] == "chat.completion.chunk" and first["model"] == "echo.shout"
+
+
+async def test_a_pipe_gets_the_open_webui_metadata_of_the_request(functions_env):
+    from colonnade import hookimpl
+
+    class Observer:
+        __name__ = "observer"
+        events: list = []
+
+        @hookimpl
+        def on_event(self, host, event):
+            self.events.append(event)
+
+    observer = Observer()
+    env = await functions_env(plugins=[observer])
+    await create(env.client, env.admin, "story", sample("async_pipe"))
+    body = {"model": "story", "messages": HELLO, "chat_id": "c-1", "id": "m-2", "session_id": "s-3"}
+    response = await env.client.post("/api/chat/completions", json=body, headers=env.user)
+    assert response.status_code == 200
+    emitted = [event for event in observer.events if event.name == "functions.emitted"]
+    assert [(event.chat_id, event.message_id, event.type) for event in emitted] == [("c-1", "m-2", "status")]
+    assert emitted[0].data == {"description": "writing", "done": False}

@@ -1,0 +1,73 @@
+"""``GET /Users`` and ``GET /Groups``: filter, sort and page in the database, then render one page.
+
+``startIndex`` is 1-based (below 1 counts as 1), ``count`` defaults to ``page_size`` and is capped at
+``max_results`` (negative counts as 0, which answers ``totalResults`` alone). Without ``sortBy`` the
+order is creation time, then id, so pages are stable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import current_app, request
+
+from colonnade.plugins.scim import definitions as d
+from colonnade.plugins.scim.errors import invalid_value
+from colonnade.plugins.scim.filters import parse_filter
+from colonnade.plugins.scim.models import ScimGroup, ScimUser
+from colonnade.plugins.scim.queries import sort_field, to_query
+from colonnade.plugins.scim.resources import Selection
+
+#: Largest startIndex accepted (keeps the SQL offset a sane integer).
+MAX_START = 10_000_000
+
+
+def _integer(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise invalid_value(f"{name} must be an integer") from None
+
+
+def page_arguments() -> tuple[int, int]:
+    config = current_app.extensions["colonnade"].plugin_config("scim")
+    start = min(max(_integer("startIndex", 1), 1), MAX_START)
+    count = min(max(_integer("count", config.page_size), 0), config.max_results)
+    return start, count
+
+
+async def list_resources(rt: d.ScimResourceType, selection: Selection, base_url: str) -> dict[str, Any]:
+    from colonnade.plugins.scim.groups import render_groups
+    from colonnade.plugins.scim.users import render_users
+
+    is_user = rt.name == "User"
+    start, count = page_arguments()
+    query = (ScimUser if is_user else ScimGroup).all()
+    text = request.args.get("filter")
+    if text is not None:
+        query = query.filter(to_query(rt.name, parse_filter(text)))
+    order = request.args.get("sortOrder", "ascending").lower()
+    if order not in ("ascending", "descending"):
+        raise invalid_value("sortOrder must be ascending or descending")
+    sort_by = request.args.get("sortBy")
+    column = sort_field(rt.name, sort_by) if sort_by else ("user__created_at" if is_user else "group__created_at")
+    sign = "-" if order == "descending" else ""
+    total = await query.count()
+    rows: list[Any] = []
+    if count:
+        link = "user" if is_user else "group"
+        rows = await query.order_by(sign + column, sign + f"{link}_id").offset(start - 1).limit(count).select_related(link)
+    if is_user:
+        resources = await render_users(rows, base_url)
+    else:
+        resources = await render_groups(rows, base_url, with_members=selection.wants("members"))
+    return {
+        "schemas": [d.LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": len(resources),
+        "startIndex": start,
+        "Resources": [selection.apply(resource) for resource in resources],
+    }

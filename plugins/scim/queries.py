@@ -1,0 +1,295 @@
+"""Filters and ``sortBy`` turned into Tortoise queries (so into SQL), never evaluated in Python.
+
+Each resource type has a *scope*: what each attribute path is in the database. A single-valued
+attribute is a column (of ``scim_user`` / ``scim_group`` or, through the one-to-one link, of the core
+``auth_user`` / ``auth_group``); a multi-valued one (``emails``, ``members``, ``groups``) is a
+sub-query over its own rows, so ``emails[type eq "work" and value co "@x"]`` asks for one row that
+matches both, and ``or``/``not`` never multiply results. ``userName`` compares its lower-cased copy,
+which is the unique index: ``userName eq "..."`` is an index lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tortoise.expressions import Q, Subquery
+
+from colonnade.auth.models import Group, User
+from colonnade.plugins.scim import definitions as d
+from colonnade.plugins.scim.errors import invalid_filter, invalid_value
+from colonnade.plugins.scim.filters import AttrPath, Compare, Logical, Not, Present, ValuePath
+from colonnade.plugins.scim.models import ScimGroup, ScimUserValue
+
+#: Matches no row (primary keys are never NULL).
+NOTHING = Q(pk__isnull=True)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column compared with the attribute's type and case rules.
+
+    :param lowered: The column holds a lower-cased copy: compare with the value lower-cased, exactly.
+    """
+
+    field: str
+    attribute: d.ScimAttribute
+    lowered: bool = False
+
+
+@dataclass(frozen=True)
+class Constant:
+    """An attribute whose value is the same for every resource (``members.type`` is ``User``)."""
+
+    value: Any
+    attribute: d.ScimAttribute
+
+
+@dataclass(frozen=True)
+class Related:
+    """A multi-valued attribute: ``wrap(q)`` selects the resources with a row matching ``q``."""
+
+    wrap: Callable[[Q], Q]
+    columns: dict[str, Column | Constant]
+    attribute: d.ScimAttribute
+
+
+@dataclass
+class Scope:
+    """What each attribute path of one resource type is in the database."""
+
+    resource_type: d.ScimResourceType
+    targets: dict[str, Column | Constant | Related] = field(default_factory=dict)
+
+    def target(self, path: AttrPath) -> tuple[Column | Constant | Related, str | None]:
+        """The target of ``path`` and, for a multi-valued attribute, the sub-attribute named."""
+        resolved = d.resolve(self.resource_type, path.urn, path.attr, path.sub)
+        if resolved is None:
+            raise invalid_filter(f"unknown attribute {path}")
+        whole = d.Resolved(resolved.schema, resolved.attribute).key
+        target = self.targets.get(resolved.key) or self.targets.get(whole)
+        if target is None:
+            raise invalid_filter(f"attribute {path} cannot be filtered on")
+        sub = resolved.sub.name if (isinstance(target, Related) and resolved.sub) else None
+        if isinstance(target, Related) is False and resolved.sub is not None and resolved.key not in self.targets:
+            raise invalid_filter(f"attribute {path} cannot be filtered on")
+        return target, sub
+
+
+def _attr(resource_type: d.ScimResourceType, key: str) -> d.ScimAttribute:
+    urn, _, name = key.rpartition(":") if key.startswith("urn:") else (None, "", key)
+    attr, _, sub = name.partition(".")
+    resolved = d.resolve(resource_type, urn, attr, sub or None)
+    assert resolved is not None, key
+    return resolved.sub or resolved.attribute
+
+
+def _user_scope() -> Scope:
+    rt = d.USER
+    scope = Scope(rt)
+    plain = {
+        "id": "user_id",
+        "externalId": "external_id",
+        "name.formatted": "formatted_name",
+        "name.familyName": "family_name",
+        "name.givenName": "given_name",
+        "name.middleName": "middle_name",
+        "name.honorificPrefix": "honorific_prefix",
+        "name.honorificSuffix": "honorific_suffix",
+        "displayName": "user__name",
+        "nickName": "nick_name",
+        "title": "title",
+        "userType": "user_type",
+        "preferredLanguage": "preferred_language",
+        "locale": "locale",
+        "timezone": "user__timezone",
+        "active": "user__active",
+        "meta.created": "user__created_at",
+        "meta.lastModified": "user__updated_at",
+        f"{d.ENTERPRISE_USER}:employeeNumber": "employee_number",
+        f"{d.ENTERPRISE_USER}:costCenter": "cost_center",
+        f"{d.ENTERPRISE_USER}:organization": "organization",
+        f"{d.ENTERPRISE_USER}:division": "division",
+        f"{d.ENTERPRISE_USER}:department": "department",
+        f"{d.ENTERPRISE_USER}:manager.value": "manager_id",
+    }
+    for key, column in plain.items():
+        scope.targets[key] = Column(column, _attr(rt, key))
+    scope.targets["userName"] = Column("user_name_key", _attr(rt, "userName"), lowered=True)
+    scope.targets["meta.resourceType"] = Constant("User", d.META.sub("resourceType"))  # type: ignore[arg-type]
+    for name in ("emails", "phoneNumbers"):
+        attribute = _attr(rt, name)
+        scope.targets[name] = Related(
+            _values_of(name),
+            {sub: Column(sub, attribute.sub(sub)) for sub in ("value", "display", "type", "primary")},  # type: ignore[arg-type]
+            attribute,
+        )
+    groups = _attr(rt, "groups")
+    scope.targets["groups"] = Related(
+        lambda q: Q(pk__in=Subquery(User.filter(q, groups__id__in=Subquery(ScimGroup.all().values("group_id"))).values("id"))),
+        {
+            "value": Column("groups__id", groups.sub("value")),  # type: ignore[arg-type]
+            "display": Column("groups__name", groups.sub("display")),  # type: ignore[arg-type]
+            "type": Constant("direct", groups.sub("type")),  # type: ignore[arg-type]
+        },
+        groups,
+    )
+    return scope
+
+
+def _values_of(name: str) -> Callable[[Q], Q]:
+    return lambda q: Q(pk__in=Subquery(ScimUserValue.filter(q, attribute=name).values("user_id")))
+
+
+def _group_scope() -> Scope:
+    rt = d.GROUP
+    scope = Scope(rt)
+    for key, column in {
+        "id": "group_id",
+        "externalId": "external_id",
+        "displayName": "group__name",
+        "meta.created": "group__created_at",
+        "meta.lastModified": "group__updated_at",
+    }.items():
+        scope.targets[key] = Column(column, _attr(rt, key))
+    scope.targets["meta.resourceType"] = Constant("Group", d.META.sub("resourceType"))  # type: ignore[arg-type]
+    members = _attr(rt, "members")
+    scope.targets["members"] = Related(
+        lambda q: Q(pk__in=Subquery(Group.filter(q).values("id"))),
+        {
+            "value": Column("members__id", members.sub("value")),  # type: ignore[arg-type]
+            "display": Column("members__name", members.sub("display")),  # type: ignore[arg-type]
+            "type": Constant("User", members.sub("type")),  # type: ignore[arg-type]
+        },
+        members,
+    )
+    return scope
+
+
+SCOPES = {"User": _user_scope(), "Group": _group_scope()}
+
+
+def to_query(resource_type: str, node: Any) -> Q:
+    """The ``Q`` selecting the resources a parsed filter matches (on ``ScimUser`` / ``ScimGroup``)."""
+    return _translate(node, SCOPES[resource_type])
+
+
+def _translate(node: Any, scope: Scope) -> Q:
+    if isinstance(node, Logical):
+        left, right = _translate(node.left, scope), _translate(node.right, scope)
+        return (left & right) if node.op == "and" else (left | right)
+    if isinstance(node, Not):
+        return ~_translate(node.inner, scope)
+    if isinstance(node, ValuePath):
+        target, sub = scope.target(node.path)
+        if not isinstance(target, Related):
+            raise invalid_filter(f"{node.path} is not multi-valued: it takes no [filter]")
+        return target.wrap(_translate_inner(node.inner, target))
+    target, sub = scope.target(node.path)
+    if isinstance(target, Related):
+        inner_path = AttrPath(None, sub or "value")
+        if isinstance(node, Present) and sub is None:
+            return target.wrap(Q())
+        inner = Present(inner_path) if isinstance(node, Present) else Compare(inner_path, node.op, node.value)
+        return target.wrap(_translate_inner(inner, target))
+    if isinstance(node, Present):
+        return _present(target)
+    return _compare(target, node.op, node.value, str(node.path))
+
+
+def _translate_inner(node: Any, related: Related) -> Q:
+    """A value filter (inside ``[...]``) on the rows of one multi-valued attribute."""
+    if isinstance(node, Logical):
+        left, right = _translate_inner(node.left, related), _translate_inner(node.right, related)
+        return (left & right) if node.op == "and" else (left | right)
+    if isinstance(node, Not):
+        return ~_translate_inner(node.inner, related)
+    if isinstance(node, ValuePath) or node.path.sub is not None or node.path.urn is not None:
+        raise invalid_filter(f"invalid attribute {node.path} inside a value filter")
+    name = related.attribute.sub(node.path.attr)
+    target = related.columns.get(name.name) if name else None
+    if target is None:
+        raise invalid_filter(f"{related.attribute.name}.{node.path.attr} cannot be filtered on")
+    if isinstance(node, Present):
+        return _present(target)
+    return _compare(target, node.op, node.value, f"{related.attribute.name}.{node.path.attr}")
+
+
+def _present(target: Column | Constant) -> Q:
+    if isinstance(target, Constant):
+        return Q()
+    if target.attribute.type == "string" or target.attribute.type == "reference":
+        return Q(**{f"{target.field}__isnull": False}) & ~Q(**{target.field: ""})
+    return Q(**{f"{target.field}__isnull": False})
+
+
+LOOKUPS = {"eq": "", "co": "contains", "sw": "startswith", "ew": "endswith", "gt": "gt", "ge": "gte",
+           "lt": "lt", "le": "lte"}
+
+
+def _compare(target: Column | Constant, op: str, value: Any, where: str) -> Q:
+    attribute = target.attribute
+    value = _typed(attribute, op, value, where)
+    if isinstance(target, Constant):
+        from colonnade.plugins.scim.filters import _compare as compare_values
+
+        return Q() if compare_values(target.value, op, value, attribute.case_exact) else NOTHING
+    if value is None:  # eq null: not present; ne null: present
+        present = _present(target)
+        return ~present if op == "eq" else present
+    if op == "ne":
+        return ~_compare(target, "eq", value, where)
+    case_insensitive = attribute.type in ("string", "reference") and not attribute.case_exact
+    if target.lowered:
+        value, case_insensitive = value.lower(), False
+    lookup = LOOKUPS[op]
+    if case_insensitive and op in ("eq", "co", "sw", "ew"):
+        lookup = "i" + (lookup or "exact")
+    return Q(**{f"{target.field}__{lookup}" if lookup else target.field: value})
+
+
+def _typed(attribute: d.ScimAttribute, op: str, value: Any, where: str) -> Any:
+    """The comparison value as the column holds it; ``invalidFilter`` when the operator or the value
+    does not suit the attribute's type."""
+    if value is None:
+        if op not in ("eq", "ne"):
+            raise invalid_filter(f"{where} {op} null: only eq and ne compare with null")
+        return None
+    if attribute.type == "boolean":
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if op not in ("eq", "ne") or not isinstance(value, bool):
+            raise invalid_filter(f"{where} is a boolean: compare it with eq or ne and true or false")
+        return value
+    if attribute.type == "dateTime":
+        if op in ("co", "sw", "ew") or not isinstance(value, str):
+            raise invalid_filter(f"{where} is a dateTime: compare it with eq, ne, gt, ge, lt or le and a date")
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise invalid_filter(f"{where}: {value!r} is not an ISO 8601 date and time") from None
+        if moment.tzinfo is None:
+            raise invalid_filter(f"{where}: {value!r} needs a time zone (Z or +hh:mm)")
+        return int(moment.timestamp())
+    if not isinstance(value, str) or isinstance(value, bool):
+        raise invalid_filter(f"{where} is a string: compare it with a quoted string")
+    return value
+
+
+def sort_field(resource_type: str, sort_by: str) -> str:
+    """The column that ``sortBy`` names; ``invalidValue`` when it is not a sortable attribute."""
+    from colonnade.plugins.scim.filters import parse_attr_path
+
+    path = parse_attr_path(sort_by, invalid_value)
+    scope = SCOPES[resource_type]
+    try:
+        target, sub = scope.target(path)
+    except Exception:
+        raise invalid_value(f"cannot sort by {sort_by!r}") from None
+    if resource_type == "User" and isinstance(target, Related) and target.attribute.name == "emails" and sub in (None, "value"):
+        return "user__email"  # the primary email, the one the account signs in with
+    if not isinstance(target, Column):
+        raise invalid_value(f"cannot sort by {sort_by!r}: sort by a single-valued attribute")
+    return target.field

@@ -3,7 +3,8 @@
 A filter runs for a request when it is global or the requested (workspace) model lists it in
 ``meta.filterIds``; a filter with ``toggle = True`` runs only when the request's ``filter_ids`` names
 it (API.md 4.1.4). ``inlet`` gets the request body with Open WebUI's ``metadata`` and returns the new
-body; if it raises, the completion is rejected with its message (400). ``stream`` gets each
+body; if it raises, the completion is rejected with its message (400). ``request`` does the same
+after every other plugin's inlet (RAG context and the like are in by then). ``stream`` gets each
 ``chat.completion.chunk`` and returns it changed (falsy drops it). ``outlet`` gets
 ``{model, messages (with the answer last), chat_id, session_id, id, filter_ids}`` and its changes to
 the answer's content reach the response. A failing ``stream`` or ``outlet`` is logged and skipped.
@@ -61,6 +62,30 @@ def failure_text(live: Live, error: BaseException) -> str:
     return f"Function {live.id}: {loader.describe_error(live.id, inner)}"
 
 
+async def run_on_body(host: Host, live: Live, method_name: str, ctx: CompletionContext) -> None:
+    """Run ``inlet`` (or ``request``) on the request body and put what it returns in its place."""
+    from colonnade.plugins.completions.providers import CompletionRejected
+
+    invocation = invocation_for(ctx)
+    body = {**copy.deepcopy(ctx.request), "metadata": invocation.metadata}
+    for key in BODY_EXTRAS:
+        if key in ctx.metadata:
+            body.setdefault(key, ctx.metadata[key])
+    try:
+        result = await invoke.call_method(host, live, method_name, "body", body, invocation)
+    except (running.FunctionFailed, running.FunctionTimeout) as error:
+        log.warning("filter %r refused a request: %s", live.id, failure_text(live, error))
+        inner = error.error if isinstance(error, running.FunctionFailed) else error
+        raise CompletionRejected(str(inner) or failure_text(live, error)) from None
+    if not isinstance(result, dict):
+        return  # a method that returns nothing leaves the body as it was
+    result = {key: value for key, value in result.items() if key not in ("metadata", *BODY_EXTRAS)}
+    ctx.request.clear()
+    ctx.request.update(result)
+    ctx.request.setdefault("model", ctx.model_id)
+    ctx.request.setdefault("messages", [])
+
+
 class FilterHooks:
     """The ``inlet``/``outlet`` hookimpls of one filter (registered as ``function:<id>``)."""
 
@@ -73,29 +98,7 @@ class FilterHooks:
         instance = self.live.loaded.instance
         if not callable(getattr(instance, "inlet", None)) or not applies(self.live, ctx):
             return None
-        return functools.partial(self._inlet, host, ctx)
-
-    async def _inlet(self, host: Host, ctx: CompletionContext) -> None:
-        from colonnade.plugins.completions.providers import CompletionRejected
-
-        invocation = invocation_for(ctx)
-        body = {**copy.deepcopy(ctx.request), "metadata": invocation.metadata}
-        for key in BODY_EXTRAS:
-            if key in ctx.metadata:
-                body.setdefault(key, ctx.metadata[key])
-        try:
-            result = await invoke.call_method(host, self.live, "inlet", "body", body, invocation)
-        except (running.FunctionFailed, running.FunctionTimeout) as error:
-            log.warning("filter %r refused a request: %s", self.live.id, failure_text(self.live, error))
-            inner = error.error if isinstance(error, running.FunctionFailed) else error
-            raise CompletionRejected(str(inner) or failure_text(self.live, error)) from None
-        if not isinstance(result, dict):
-            return  # an inlet that returns nothing leaves the body as it was
-        result = {key: value for key, value in result.items() if key not in ("metadata", *BODY_EXTRAS)}
-        ctx.request.clear()
-        ctx.request.update(result)
-        ctx.request.setdefault("model", ctx.model_id)
-        ctx.request.setdefault("messages", [])
+        return functools.partial(run_on_body, host, self.live, "inlet", ctx)
 
     @hookimpl(optionalhook=True)
     def completion_outlet(self, host: Host, ctx: CompletionContext, response: dict) -> Any:
@@ -131,6 +134,21 @@ class FilterHooks:
             choices[0]["message"]["content"] = content
 
 
+class FilterRequest:
+    """The ``request`` hookimpl of one filter (``function:<id>:request``): an inlet that runs after
+    every other inlet (``trylast``), the last chance to change what the provider gets."""
+
+    def __init__(self, live: Live) -> None:
+        self.live = live
+        self.__name__ = f"function:{live.id}:request"
+
+    @hookimpl(optionalhook=True, trylast=True)
+    def completion_inlet(self, host: Host, ctx: CompletionContext) -> Any:
+        if not applies(self.live, ctx):
+            return None
+        return functools.partial(run_on_body, host, self.live, "request", ctx)
+
+
 class FilterStream:
     """The ``stream`` hookimpl of one filter (registered as ``function:<id>:stream``)."""
 
@@ -146,11 +164,13 @@ class FilterStream:
         invocation = invocation_for(ctx)
 
         async def wrap(chunks: Any) -> Any:
+            session = running.Session(f"{live.id}.stream")
             try:
                 async for chunk in chunks:
                     try:
                         changed = await invoke.call_method(
-                            host, live, "stream", "event", chunk, invocation, extra={"__body__": ctx.request}
+                            host, live, "stream", "event", chunk, invocation, extra={"__body__": ctx.request},
+                            session=session,
                         )
                     except (running.FunctionFailed, running.FunctionTimeout) as error:
                         log.error("filter stream failed: %s", failure_text(live, error))
@@ -159,6 +179,7 @@ class FilterStream:
                     if changed:
                         yield changed
             finally:
+                session.close()
                 aclose = getattr(chunks, "aclose", None)
                 if aclose is not None:
                     await aclose()

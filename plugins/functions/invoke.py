@@ -42,6 +42,8 @@ class Invocation:
     model: dict[str, Any] = field(default_factory=dict)
     request: Any = None
     emitted: list[dict[str, Any]] = field(default_factory=list)
+    #: User valves already read for this request, by function id (a stream filter runs per chunk).
+    user_valves: dict[str, Any] = field(default_factory=dict)
 
 
 def user_dict(actor: Actor | None) -> dict[str, Any]:
@@ -145,7 +147,9 @@ async def arguments(
     }
     if "__user__" in wanted:
         user = user_dict(invocation.actor)
-        user_valves = await user_valves_for(host, live, invocation.actor)
+        if live.id not in invocation.user_valves:
+            invocation.user_valves[live.id] = await user_valves_for(host, live, invocation.actor)
+        user_valves = invocation.user_valves[live.id]
         if user_valves is not None:
             user["valves"] = user_valves
         reserved["__user__"] = user
@@ -176,12 +180,15 @@ def timeout_of(host: Host) -> float:
 
 async def call_method(
     host: Host, live: Live, method_name: str, payload_name: str, payload: Any, invocation: Invocation,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None, session: running.Session | None = None,
 ) -> Any:
-    """Call ``instance.<method_name>`` off the loop; raises ``running.FunctionFailed``/``FunctionTimeout``."""
+    """Call ``instance.<method_name>`` off the loop (in ``session`` when given); raises
+    ``running.FunctionFailed`` or ``running.FunctionTimeout``."""
     method = getattr(live.loaded.instance, method_name)
     refresh_valves(live)
     kwargs = await arguments(host, live, method, payload_name, payload, invocation, extra)
+    if session is not None:
+        return await session.call(method, kwargs, timeout_of(host))
     return await running.call(method, kwargs, timeout_of(host), f"{live.id}.{method_name}")
 
 

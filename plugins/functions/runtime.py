@@ -2,8 +2,9 @@
 
 Each active function is loaded once (its module executed off the loop, with the timeout) and kept as
 a :class:`Live` together with its stored valves. Filters are registered into the application's plugin
-manager as plugin objects carrying ``completion_inlet`` / ``completion_outlet`` (and, when the filter
-has ``stream``, ``completion_stream_wrapper``) hookimpls; pipes are served by the single ``functions``
+manager as plugin objects carrying ``completion_inlet`` / ``completion_outlet`` hookimpls (plus a
+``trylast`` ``completion_inlet`` for ``request`` and a ``completion_stream_wrapper`` for ``stream``,
+when the filter has them); pipes are served by the single ``functions``
 LLM provider, actions by the plugin's routes.
 
 **Every worker, at once.** Each row has a ``version`` that goes up on every change. Before a request
@@ -117,6 +118,13 @@ class Registry:
         stamps = dict(await Function.filter(is_active=True).values_list("id", "version"))
         if self._current(stamps):
             return
+        gone = [function_id for function_id in self.live if function_id not in stamps]
+        if gone:
+            # Deactivated or deleted: dropped before anything else, without waiting for loads.
+            for function_id in gone:
+                del self.live[function_id]
+            self._register()
+            self._clear_model_lists()
         async with self._lock:
             stamps = dict(await Function.filter(is_active=True).values_list("id", "version"))
             if self._current(stamps):
@@ -124,9 +132,8 @@ class Registry:
             changed = [fid for fid, version in stamps.items()
                        if (fid not in self.live or self.live[fid].version != version) and self.failed.get(fid) != version]
             rows = {row.id: row for row in await Function.filter(id__in=changed)} if changed else {}
-            for function_id in list(self.live):
-                if function_id not in stamps:
-                    del self.live[function_id]
+            for function_id in [fid for fid in self.live if fid not in stamps]:
+                del self.live[function_id]
             self.failed = {fid: version for fid, version in self.failed.items() if stamps.get(fid) == version}
             for function_id in changed:
                 row = rows.get(function_id)
@@ -159,7 +166,7 @@ class Registry:
         )
 
     def _register(self) -> None:
-        from colonnade.plugins.functions.filters import FilterHooks, FilterStream
+        from colonnade.plugins.functions.filters import FilterHooks, FilterRequest, FilterStream
 
         pm = self.host.pm
         for plugin in self._registered:
@@ -169,6 +176,8 @@ class Registry:
         filters = self.of_kind("filter")
         for live in reversed(filters):
             self._registered.append(FilterHooks(live))
+            if callable(getattr(live.loaded.instance, "request", None)):
+                self._registered.append(FilterRequest(live))
         for live in filters:
             if callable(getattr(live.loaded.instance, "stream", None)):
                 self._registered.append(FilterStream(live))

@@ -143,3 +143,40 @@ async def test_a_filter_attached_to_a_workspace_model_runs_for_that_model_only(f
     response = await env.client.post("/api/chat/completions", json={"model": "rec-1", "messages": HELLO}, headers=env.admin)
     assert (await response.get_json())["choices"][0]["message"]["content"] == "Hello darn world"
     assert recorder.requests[-1]["messages"] == HELLO
+
+
+async def test_request_hooks_run_after_every_inlet(functions_env):
+    env, recorder = await filtered_env(functions_env)
+    source = (
+        "class Filter:\n"
+        "    def inlet(self, body):\n"
+        "        body['messages'].insert(0, {'role': 'system', 'content': 'A'})\n"
+        "        return body\n"
+        "    async def request(self, body, __metadata__=None):\n"
+        "        body['messages'][0]['content'] += ' B ' + __metadata__['user_id'][:0]\n"
+        "        return body\n"
+    )
+    await create(env.client, env.admin, "both", source, is_global=True)
+    await create(env.client, env.admin, "after", tagging_filter("C", 3), is_global=True)
+    await env.client.post("/api/chat/completions", json={"model": "rec-1", "messages": HELLO}, headers=env.user)
+    assert recorder.requests[-1]["messages"][0]["content"] == "A C B "
+
+
+async def test_a_stream_filter_past_its_timeout_is_skipped_for_the_rest_of_the_stream(functions_env):
+    env, recorder = await filtered_env(functions_env, config={"timeout_seconds": 0.3})
+    source = (
+        "import threading\n\nGATE = threading.Event()\n\n"
+        "class Filter:\n"
+        "    def stream(self, event):\n"
+        "        GATE.wait()\n"
+        "        return None\n"
+    )
+    await create(env.client, env.admin, "stuck", source, is_global=True)
+    try:
+        body = {"model": "rec-1", "messages": HELLO, "stream": True}
+        response = await env.client.post("/api/chat/completions", json=body, headers=env.user)
+        data = await response.get_data()
+        assert response.status_code == 200
+        assert b'"content":" darn"' in data and data.endswith(b"data: [DONE]\n\n")
+    finally:
+        env.registry.live["stuck"].loaded.module.GATE.set()

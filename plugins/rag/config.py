@@ -49,6 +49,9 @@ class RagConfig(BaseModel):
     system_context: bool = False
     #: Index every uploaded file as soon as it arrives (``files.uploaded``).
     index_on_upload: bool = True
+    #: Let every user create knowledge bases (Open WebUI: workspace.knowledge, off by default; a group
+    #: granting ``workspace.knowledge`` lets its members create them too).
+    users_can_create_knowledge: bool = False
     #: Largest file (bytes) whose text is extracted.
     max_extract_size: int = Field(64 * 1024 * 1024, ge=1)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from colonnade.errors import ApiError
@@ -163,7 +163,7 @@ class RagService:
 
     async def search(
         self,
-        collections: Iterable[str],
+        collections: Iterable[str] | Mapping[str, Filter | None],
         query: str,
         *,
         k: int | None = None,
@@ -174,6 +174,8 @@ class RagService:
     ) -> list[VectorHit]:
         """The best ``k`` chunks for ``query`` over ``collections``, best first.
 
+        ``collections`` may map each name to a filter of its own (``None``: none), used instead of
+        ``where`` for that collection (a caller's own chunks of a shared collection, say).
         Missing collections are skipped. Results are de-duplicated by text (the best score kept) and
         those under ``threshold`` dropped. With ``hybrid`` (default: the configured switch) and a store
         that supports full-text search, vector and BM25 ranks are fused (reciprocal rank fusion,
@@ -184,8 +186,9 @@ class RagService:
         hybrid = self.config.hybrid_search if hybrid is None else hybrid
         hybrid = hybrid and getattr(self.store, "supports_text_search", False)
         weight = self.config.hybrid_bm25_weight if bm25_weight is None else bm25_weight
+        filters = dict(collections) if isinstance(collections, Mapping) else dict.fromkeys(collections, where)
         names = []
-        for name in dict.fromkeys(collections):
+        for name in filters:
             if await self.collection(name) is not None:
                 names.append(name)
         if not names or not query.strip():
@@ -193,6 +196,7 @@ class RagService:
         vector = (await self.embedder.embed([query]))[0]
 
         async def one(name: str) -> list[VectorHit]:
+            where = filters[name]
             if not hybrid:
                 hits = await self.store.query(name, vector, k, where)
             else:
@@ -209,7 +213,7 @@ class RagService:
         found = [hit for hits in await asyncio.gather(*(one(name) for name in names)) for hit in hits]
         best: dict[str, VectorHit] = {}
         for hit in found:
-            key = hit.metadata.get("hash") or content_hash(hit.text)
+            key = content_hash(hit.text)
             if key not in best or hit.score > best[key].score:
                 best[key] = hit
         ranked = sorted(best.values(), key=lambda hit: hit.score, reverse=True)

@@ -23,10 +23,6 @@ from colonnade.plugins.scim.errors import invalid_filter, invalid_value
 from colonnade.plugins.scim.filters import AttrPath, Compare, Logical, Not, Present, ValuePath
 from colonnade.plugins.scim.models import ScimGroup, ScimUserValue
 
-#: Matches no row (primary keys are never NULL).
-NOTHING = Q(pk__isnull=True)
-
-
 @dataclass(frozen=True)
 class Column:
     """A column compared with the attribute's type and case rules.
@@ -45,6 +41,8 @@ class Constant:
 
     value: Any
     attribute: d.ScimAttribute
+    #: A never-NULL column of the model queried, to say "no row" when the comparison is false.
+    key: str = "id"
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ def _user_scope() -> Scope:
     for key, column in plain.items():
         scope.targets[key] = Column(column, _attr(rt, key))
     scope.targets["userName"] = Column("user_name_key", _attr(rt, "userName"), lowered=True)
-    scope.targets["meta.resourceType"] = Constant("User", d.META.sub("resourceType"))  # type: ignore[arg-type]
+    scope.targets["meta.resourceType"] = Constant("User", d.META.sub("resourceType"), "user_id")  # type: ignore[arg-type]
     for name in ("emails", "phoneNumbers"):
         attribute = _attr(rt, name)
         scope.targets[name] = Related(
@@ -128,7 +126,7 @@ def _user_scope() -> Scope:
         )
     groups = _attr(rt, "groups")
     scope.targets["groups"] = Related(
-        lambda q: Q(pk__in=Subquery(User.filter(q, groups__id__in=Subquery(ScimGroup.all().values("group_id"))).values("id"))),
+        lambda q: Q(user_id__in=Subquery(User.filter(q, groups__id__in=Subquery(ScimGroup.all().values("group_id"))).values("id"))),
         {
             "value": Column("groups__id", groups.sub("value")),  # type: ignore[arg-type]
             "display": Column("groups__name", groups.sub("display")),  # type: ignore[arg-type]
@@ -140,7 +138,7 @@ def _user_scope() -> Scope:
 
 
 def _values_of(name: str) -> Callable[[Q], Q]:
-    return lambda q: Q(pk__in=Subquery(ScimUserValue.filter(q, attribute=name).values("user_id")))
+    return lambda q: Q(user_id__in=Subquery(ScimUserValue.filter(q, attribute=name).values("user_id")))
 
 
 def _group_scope() -> Scope:
@@ -154,10 +152,10 @@ def _group_scope() -> Scope:
         "meta.lastModified": "group__updated_at",
     }.items():
         scope.targets[key] = Column(column, _attr(rt, key))
-    scope.targets["meta.resourceType"] = Constant("Group", d.META.sub("resourceType"))  # type: ignore[arg-type]
+    scope.targets["meta.resourceType"] = Constant("Group", d.META.sub("resourceType"), "group_id")  # type: ignore[arg-type]
     members = _attr(rt, "members")
     scope.targets["members"] = Related(
-        lambda q: Q(pk__in=Subquery(Group.filter(q).values("id"))),
+        lambda q: Q(group_id__in=Subquery(Group.filter(q).values("id"))),
         {
             "value": Column("members__id", members.sub("value")),  # type: ignore[arg-type]
             "display": Column("members__name", members.sub("display")),  # type: ignore[arg-type]
@@ -235,7 +233,8 @@ def _compare(target: Column | Constant, op: str, value: Any, where: str) -> Q:
     if isinstance(target, Constant):
         from colonnade.plugins.scim.filters import _compare as compare_values
 
-        return Q() if compare_values(target.value, op, value, attribute.case_exact) else NOTHING
+        matched = compare_values(target.value, op, value, attribute.case_exact)
+        return Q() if matched else Q(**{f"{target.key}__isnull": True})
     if value is None:  # eq null: not present; ne null: present
         present = _present(target)
         return ~present if op == "eq" else present

@@ -132,8 +132,9 @@ class Call:
             self._send(_ERROR, error)
 
     def _send(self, kind: str, payload: Any) -> bool:
-        """Queue a message for the host; ``False`` once the host stopped listening."""
-        while not self._stopped.is_set():
+        """Queue a message for the host; ``False`` once the host stopped listening or the deadline
+        passed (a host that never reads again cannot keep the thread waiting)."""
+        while not self._stopped.is_set() and time.monotonic() < self.deadline:
             try:
                 self._messages.put((kind, payload), timeout=0.25)
             except queue.Full:
@@ -161,9 +162,14 @@ class Call:
         while True:
             self._wake.clear()
             try:
-                return self._messages.get_nowait()
+                message = self._messages.get_nowait()
             except queue.Empty:
                 pass
+            else:
+                # Let the loop run between items: a function producing faster than the client reads
+                # must not starve other requests (or the client's disconnect) of the loop.
+                await asyncio.sleep(0)
+                return message
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
                 raise FunctionTimeout(f"timed out after {self.timeout:g} s")
@@ -217,7 +223,7 @@ async def call(target: Callable[..., Any], kwargs: dict[str, Any], timeout: floa
 async def call_streaming(
     target: Callable[..., Any], kwargs: dict[str, Any], timeout: float, label: str
 ) -> tuple[bool, Any]:
-    """Call ``target``; ``(False, value)`` for a plain value, ``(True, async iterator)`` for a stream.
+    """Call ``target``; ``(False, value)`` for a plain value, ``(True, Stream)`` for a stream.
 
     The stream's first item has already been produced when this returns, so a function that fails at
     once fails here.
@@ -226,23 +232,41 @@ async def call_streaming(
     kind, payload = await running.first()
     if kind == _VALUE:
         return False, payload
-    if kind == _END:
-        return True, _empty()
-    return True, _chain(payload, running)
+    return True, Stream(running, None if kind == _END else (payload,))
 
 
-async def _empty() -> AsyncIterator[Any]:
-    return
-    yield  # pragma: no cover - makes this an async generator
+class Stream:
+    """The items of a streaming call as an async iterator; ``aclose()`` abandons the call even when
+    iteration never started (an async generator that never ran would skip its ``finally``)."""
 
+    def __init__(self, running: Call, first: tuple[Any] | None) -> None:
+        self._running = running
+        self._first = first
+        self._ended = first is None
+        self._rest: AsyncIterator[Any] | None = None
 
-async def _chain(first: Any, running: Call) -> AsyncIterator[Any]:
-    try:
-        yield first
-        async for item in running.rest():
-            yield item
-    finally:
-        running.stop()
+    def __aiter__(self) -> Stream:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._first is not None:
+            item, self._first = self._first[0], None
+            return item
+        if self._ended:
+            raise StopAsyncIteration
+        if self._rest is None:
+            self._rest = self._running.rest()
+        try:
+            return await anext(self._rest)
+        except StopAsyncIteration:
+            self._ended = True
+            raise
+
+    async def aclose(self) -> None:
+        self._ended = True
+        self._running.stop()
+        if self._rest is not None:
+            await self._rest.aclose()
 
 
 async def run_blocking(target: Callable[[], Any], timeout: float, label: str) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+
 import openai
 import pytest
 from functions_helpers import HELLO, create, sample
@@ -145,3 +147,21 @@ async def test_a_function_whose_stored_code_no_longer_loads_is_skipped_not_fatal
     listed = await (await env.client.get("/api/models", headers=env.user)).get_json()
     assert listed["data"] == []
     assert env.registry.failed == {"echo": row.version}
+
+
+async def test_a_client_leaving_an_endless_stream_closes_the_generator(functions_env, release, serve):
+    env = await misbehaving(functions_env, release, timeout=30)
+    module = env.registry.live["bad"].loaded.module
+    base = await serve(env.app)
+    async with httpx.AsyncClient(base_url=base, headers=env.user) as client:
+        body = {"model": "bad.endless", "messages": HELLO, "stream": True}
+        async with client.stream("POST", "/api/chat/completions", json=body) as response:
+            lines = []
+            async for line in response.aiter_lines():
+                if line:
+                    lines.append(line)
+                if len(lines) == 5:
+                    break
+    assert lines[1].startswith("data: ") and '"content":"1 "' in lines[1]
+    assert await asyncio.to_thread(module.CLOSED.wait, 10)
+    await health(env)

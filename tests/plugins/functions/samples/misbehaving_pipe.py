@@ -10,6 +10,8 @@ from pydantic import BaseModel
 
 #: Set by the tests to let a blocked or spinning call end once the host gave up on it.
 RELEASE = threading.Event()
+#: Set when the endless stream was closed.
+CLOSED = threading.Event()
 
 
 class Pipe:
@@ -20,7 +22,7 @@ class Pipe:
         self.valves = self.Valves()
 
     def pipes(self):
-        return [{"id": mode, "name": mode} for mode in ("raises", "blocks", "spins", "awaits", "breaks_stream")]
+        return [{"id": mode, "name": mode} for mode in ("raises", "blocks", "spins", "awaits", "breaks_stream", "endless")]
 
     async def pipe(self, body: dict):
         mode = body["model"].split(".", 1)[1]
@@ -36,7 +38,18 @@ class Pipe:
         if mode == "awaits":
             while True:  # an endless loop that awaits: cancelled at the deadline
                 await asyncio.sleep(0.01)
+        if mode == "endless":
+            return self.endless()
         return self.broken_stream()
+
+    def endless(self):
+        try:
+            number = 0
+            while True:
+                number += 1
+                yield f"{number} "
+        finally:
+            CLOSED.set()
 
     def broken_stream(self):
         yield "first "

@@ -142,6 +142,11 @@ class PipelineWorker:
         process = self.process
         if reason and self._exit_reason is None:
             self._exit_reason = reason
+        if process is not None and process.returncode is None and self._eof:
+            # Its output ended: it is exiting. Signalling now would reap it behind asyncio's back
+            # (Popen polls first) and lose its exit code, so give it a moment to be reaped first.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(process.wait()), 1.0)
         if process is not None and process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()

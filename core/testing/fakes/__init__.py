@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from colonnade.testing.fakes import ollama, openai
+from colonnade.testing.fakes import ollama, openai, pipelines
 
 #: name -> factory of the fake's Quart application.
 FAKES: dict[str, Callable[[], Any]] = {
     "ollama": ollama.create_app,
     "openai": openai.create_app,
+    "pipelines": pipelines.create_app,
 }

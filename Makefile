@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Example third-party plugins: installed editable with the test extras, and their own tests run by `make test`.
 EXAMPLES := examples/colonnade-greeter examples/colonnade-audit-log
 
-.PHONY: run test bench bench-workspace clean
+.PHONY: run test bench bench-workspace bench-completions clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ bench: $(VENV)/.installed-test
 # afterwards; BENCH_WORKSPACE_ARGS="--backends sqlite" measures SQLite only.
 bench-workspace: $(VENV)/.installed-test
 	$(BIN)/python bench/workspace.py $(BENCH_WORKSPACE_ARGS)
+
+# Latency added by /openai/chat/completions and /api/chat/completions to a 200-chunk stream from the fake
+# OpenAI upstream, at 1 and 16 connections (docs/benchmarks.md, "Completions").
+bench-completions: $(VENV)/.installed-test
+	$(BIN)/python bench/completions.py $(BENCH_COMPLETIONS_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache examples/*/*.egg-info

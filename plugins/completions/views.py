@@ -14,6 +14,7 @@ from colonnade.permissions import require
 from colonnade.plugins.completions import pipeline
 from colonnade.plugins.completions.catalogue import listing
 from colonnade.plugins.completions.persistence import ChatRecorder, last_user_message
+from colonnade.streams import coalesce
 
 bp = Blueprint("completions", __name__)
 
@@ -49,7 +50,7 @@ async def chat_completions(actor: Actor) -> Any:
     recorder = await ChatRecorder.open(the_host, actor, ctx.metadata, ctx.model_id, said)
     if not ctx.stream:
         return jsonify(await pipeline.complete_whole(the_host, ctx, recorder))
-    body = await pipeline.open_stream(the_host, ctx, recorder)
+    body = coalesce(await pipeline.open_stream(the_host, ctx, recorder))
     response = Response(body, status=200, content_type="text/event-stream", headers=STREAM_HEADERS)
     # Quart's default response timeout (60 s) would cut a long answer off mid-stream.
     response.timeout = None

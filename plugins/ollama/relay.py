@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from colonnade.errors import ApiError
+from colonnade.streams import coalesce, drain
 from colonnade.plugins.ollama.upstreams import Upstream
 
 log = logging.getLogger("colonnade.ollama")
@@ -103,6 +104,8 @@ class UpstreamStream:
             return item, line
 
     async def aclose(self) -> None:
+        if self.done and not self._ended:
+            await drain(self._chunks)  # the connection goes back to the pool
         await self.response.aclose()
 
 
@@ -163,7 +166,7 @@ class ClosingBody:
 
     def __init__(self, stream: UpstreamStream, first: bytes, after: Callable[[], None] | None) -> None:
         self._stream = stream
-        self._lines = ndjson_lines(stream, first, after)
+        self._lines = coalesce(ndjson_lines(stream, first, after))
 
     def __aiter__(self) -> ClosingBody:
         return self

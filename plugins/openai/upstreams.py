@@ -7,6 +7,7 @@ the request itself was at fault (a wrong parameter, a rate limit).
 
 from __future__ import annotations
 
+
 import json
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
+
+from colonnade.streams import drain
 
 if TYPE_CHECKING:
     from colonnade.plugins.openai.config import Connection, OpenAIConfig
@@ -240,9 +243,10 @@ async def sse_events(response: httpx.Response, upstream: Upstream) -> AsyncItera
     """
     pending = b""
     done = False
+    chunks = response.aiter_bytes()
     try:
         try:
-            async for chunk in response.aiter_bytes():
+            async for chunk in chunks:
                 pending += chunk
                 if b"\r" in pending:
                     pending = pending.replace(b"\r\n", b"\n")
@@ -253,6 +257,7 @@ async def sse_events(response: httpx.Response, upstream: Upstream) -> AsyncItera
                 done = _check_events(batch, upstream) or done
                 yield batch
                 if done:
+                    await drain(chunks)
                     return
         except httpx.TimeoutException as error:
             raise upstream.timeout_error(error) from None

@@ -23,6 +23,7 @@ from colonnade.errors import ApiError, json_error
 from colonnade.permissions import FORBIDDEN, get_host, require
 from colonnade.plugins.openai.service import USE_ACTION, OpenAIService
 from colonnade.plugins.openai.upstreams import Upstream, UpstreamError, sse_events
+from colonnade.streams import coalesce
 
 bp = Blueprint("openai", __name__, url_prefix="/openai")
 
@@ -142,7 +143,7 @@ async def stream_response(response: Any, upstream: Upstream) -> Response:
     async def body() -> AsyncIterator[bytes]:
         try:
             yield first
-            async for batch in events:
+            async for batch in coalesce(events):
                 yield batch
         except UpstreamError as error:
             failure = {"error": {"message": error.detail, "type": "upstream_error", "code": error.status}}

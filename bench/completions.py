@@ -1,0 +1,286 @@
+"""Benchmark of the completions proxies: the latency Colonnade adds to a streamed chat completion.
+
+Run with ``make bench-completions`` (or ``.venv/bin/python bench/completions.py [--requests 200]
+[--json PATH]``). It starts, each in its own process:
+
+- the fake OpenAI upstream of the test suite (``colonnade.testing.fakes.openai``) on hypercorn,
+  streaming every chat completion as 200 content chunks (plus the role chunk, the stop chunk and
+  ``[DONE]``), as fast as it can;
+- ``colonnade serve`` with every built-in plugin and that upstream as its one OpenAI connection.
+
+Then the same streamed request goes to three places, at 1 and at 16 concurrent connections:
+
+- ``direct``: the fake upstream's ``/v1/chat/completions`` (the baseline);
+- ``proxy``: ``/openai/chat/completions``, the relay of the openai plugin;
+- ``pipeline``: ``/api/chat/completions``, the completions pipeline (routing, inlet, stream wrappers,
+  outlet) with no filters installed.
+
+For each it records the time to the first byte of the body (TTFB) and to the end of the stream, per
+request, and the SSE events relayed per second over the whole run; every relayed stream is checked to
+hold all 203 events. "Added" is the proxied figure minus the direct one, at the median (and p99).
+
+The client is one ``httpx.AsyncClient`` (HTTP/1.1 keep-alive) in this process. All three processes
+share the machine's cores, so the figures are this machine's, not a network's: read the added
+latency, which the client's and the upstream's own costs mostly cancel out of.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from core import Server, builtin_plugins, colonnade_command, free_port, machine, server_env, sign_up
+
+CHUNKS = 200
+#: Events in one stream: the role chunk, the content chunks, the stop chunk and ``[DONE]``.
+EVENTS = CHUNKS + 3
+UPSTREAM_KEY = "sk-bench-upstream"
+MODEL = "gpt-4o-mini"
+#: Targets, in the order they are measured and reported: (name, path, what it is).
+TARGETS = [
+    ("direct", "/v1/chat/completions", "the fake upstream itself"),
+    ("proxy", "/openai/chat/completions", "the openai plugin's relay"),
+    ("pipeline", "/api/chat/completions", "the completions pipeline, no filters"),
+]
+#: Targets from Open WebUI's issue: (ttfb c=1, ttfb c=16) added, in ms.
+TARGET_ADDED_MS = {"proxy": (1.0, 10.0), "pipeline": (3.0, 30.0)}
+OPEN_WEBUI_ADDED_MS = {"proxy": (6.3, 109.0), "pipeline": (18.0, 271.0)}
+
+
+def serve_fake_upstream(port: int) -> None:
+    """Serve the fake OpenAI upstream on ``port`` until killed (run in a child process)."""
+    import hypercorn.asyncio
+    from hypercorn.config import Config
+
+    from colonnade.testing.fakes.openai import create_app
+
+    app = create_app()
+    app.control.chunk_count = CHUNKS
+    app.control.api_key = UPSTREAM_KEY
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.errorlog = "-"
+    config.loglevel = "WARNING"
+    asyncio.run(hypercorn.asyncio.serve(app, config))
+
+
+def write_config(workdir: Path, upstream_url: str) -> Path:
+    path = workdir / "colonnade.toml"
+    plugins = ", ".join(f'"{name}"' for name in builtin_plugins())
+    path.write_text(
+        f'[server]\ndata_dir = "{workdir / "data"}"\nlog_level = "warning"\n\n'
+        f"[host]\nload_plugins = [{plugins}]\n\n"
+        f"[[plugins.openai.connections]]\nbase_url = \"{upstream_url}\"\napi_key = \"{UPSTREAM_KEY}\"\n"
+    )
+    return path
+
+
+async def one_stream(client: Any, url: str, headers: dict[str, str], body: bytes) -> tuple[float, float, int]:
+    """(seconds to the first body byte, seconds to the end, SSE events received) for one request."""
+    started = time.perf_counter()
+    first = None
+    received = b""
+    async with client.stream("POST", url, headers=headers, content=body) as response:
+        if response.status_code != 200:
+            detail = (await response.aread()).decode(errors="replace")[:300]
+            raise RuntimeError(f"{url} answered {response.status_code}: {detail}")
+        async for piece in response.aiter_raw():
+            if first is None:
+                first = time.perf_counter()
+            received += piece
+    ended = time.perf_counter()
+    return (first or ended) - started, ended - started, received.count(b"data: ")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_target(
+    url: str, headers: dict[str, str], connections: int, requests: int, pids: dict[str, int]
+) -> dict[str, Any]:
+    """One run; ``pids`` names the processes whose CPU time per request is recorded (``server``,
+    ``upstream``), which other work on a shared machine disturbs far less than latency."""
+    import httpx
+
+    body = json.dumps(
+        {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "Tell me a story."}]}
+    ).encode()
+    headers = {**headers, "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        for _ in range(max(10, connections * 2)):  # warm-up: connections, caches, the model list
+            await one_stream(client, url, headers, body)
+        results: list[tuple[float, float, int]] = []
+        per_connection = max(1, requests // connections)
+
+        async def connection() -> None:
+            for _ in range(per_connection):
+                results.append(await one_stream(client, url, headers, body))
+
+        cpu_before = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
+        started = time.perf_counter()
+        await asyncio.gather(*(connection() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+        cpu = {name: process_cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    incomplete = sum(1 for _, _, events in results if events != EVENTS)
+    ttfb = sorted(first for first, _, _ in results)
+    total = sorted(end for _, end, _ in results)
+    return {
+        "connections": connections,
+        "requests": len(results),
+        "incomplete_streams": incomplete,
+        "ttfb_p50_ms": percentile(ttfb, 50) * 1000,
+        "ttfb_p99_ms": percentile(ttfb, 99) * 1000,
+        "total_p50_ms": percentile(total, 50) * 1000,
+        "total_p99_ms": percentile(total, 99) * 1000,
+        "events_per_second": sum(events for _, _, events in results) / elapsed,
+        "streams_per_second": len(results) / elapsed,
+        **{f"{name}_cpu_ms_per_stream": used / len(results) * 1000 for name, used in cpu.items()},
+    }
+
+
+def percentile(values: list[float], pct: float) -> float:
+    index = min(len(values) - 1, max(0, round(pct / 100 * len(values) + 0.5) - 1))
+    return values[index]
+
+
+def measure(requests: int) -> dict[str, Any]:
+    import subprocess
+
+    workdir = Path(tempfile.mkdtemp(prefix="colonnade-bench-completions-"))
+    upstream_port = free_port()
+    fake = subprocess.Popen(
+        [sys.executable, __file__, "--serve-fake-upstream", str(upstream_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "upstream.log").open("wb"),
+    )
+    upstream = f"http://127.0.0.1:{upstream_port}"
+    port = free_port()
+    config = write_config(workdir, upstream + "/v1")
+    server = Server.start(colonnade_command(port), port, workdir / "colonnade.log", server_env(config))
+    report: dict[str, Any] = {"machine": machine(), "chunks": CHUNKS, "requests": requests, "runs": {}}
+    try:
+        _wait_for(upstream)
+        token = sign_up(server.base_url, "bench@bench.test")["token"]
+        where = {
+            "direct": (upstream, {"Authorization": f"Bearer {UPSTREAM_KEY}"}),
+            "proxy": (server.base_url, {"Authorization": f"Bearer {token}"}),
+            "pipeline": (server.base_url, {"Authorization": f"Bearer {token}"}),
+        }
+        pids = {"upstream": fake.pid, "server": server.process.pid}
+        for connections in (1, 16):
+            for name, path, _ in TARGETS:
+                base, headers = where[name]
+                measured = pids if name != "direct" else {"upstream": fake.pid}
+                run = asyncio.run(run_target(base + path, headers, connections, requests, measured))
+                report["runs"][f"{name}_c{connections}"] = run
+                print(f"{name:8s} c={connections:<2d} {_line(run)}", file=sys.stderr)
+        report["server_rss_mb"] = server.rss_mb()
+    finally:
+        server.stop()
+        fake.kill()
+        fake.wait()
+    return report
+
+
+def _wait_for(base_url: str, timeout: float = 30) -> None:
+    import httpx
+
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        try:
+            httpx.get(base_url + "/v1/models", headers={"Authorization": f"Bearer {UPSTREAM_KEY}"})
+            return
+        except httpx.TransportError:
+            time.sleep(0.02)
+    raise RuntimeError("the fake upstream did not start")
+
+
+def _line(run: dict[str, Any]) -> str:
+    return (
+        f"TTFB p50 {run['ttfb_p50_ms']:.2f} ms p99 {run['ttfb_p99_ms']:.2f} ms; total p50 "
+        f"{run['total_p50_ms']:.2f} ms p99 {run['total_p99_ms']:.2f} ms; "
+        f"{run['events_per_second']:,.0f} events/s; incomplete {run['incomplete_streams']}; CPU ms/stream "
+        f"server {run.get('server_cpu_ms_per_stream', 0):.2f} upstream {run['upstream_cpu_ms_per_stream']:.2f}"
+    )
+
+
+def render(report: dict[str, Any]) -> str:
+    runs = report["runs"]
+    lines = [
+        "| Figure | c | Direct (fake upstream) | Through Colonnade | Added | Target | Verdict | Open WebUI 0.12.4 added |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, path, _ in TARGETS[1:]:
+        for index, connections in enumerate((1, 16)):
+            direct, proxied = runs[f"direct_c{connections}"], runs[f"{name}_c{connections}"]
+            added = proxied["ttfb_p50_ms"] - direct["ttfb_p50_ms"]
+            target = TARGET_ADDED_MS[name][index]
+            verdict = "met" if added <= target else "**missed**"
+            lines.append(
+                f"| `{path}` TTFB p50 | {connections} | {direct['ttfb_p50_ms']:.2f} ms | "
+                f"{proxied['ttfb_p50_ms']:.2f} ms | +{added:.2f} ms | ≤ +{target:g} ms | {verdict} | "
+                f"+{OPEN_WEBUI_ADDED_MS[name][index]:g} ms |"
+            )
+            added_total = proxied["total_p50_ms"] - direct["total_p50_ms"]
+            lines.append(
+                f"| `{path}` total p50 ({EVENTS} events) | {connections} | {direct['total_p50_ms']:.2f} ms | "
+                f"{proxied['total_p50_ms']:.2f} ms | +{added_total:.2f} ms | — | — | — |"
+            )
+    lines.append("")
+    lines.append(
+        "| Run | c | TTFB p50 / p99 | Total p50 / p99 | Events relayed/s | Server CPU per stream "
+        "| Upstream CPU per stream | Incomplete streams |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for key, run in runs.items():
+        name, connections = key.rsplit("_c", 1)
+        lines.append(
+            f"| {name} | {connections} | {run['ttfb_p50_ms']:.2f} / {run['ttfb_p99_ms']:.2f} ms | "
+            f"{run['total_p50_ms']:.2f} / {run['total_p99_ms']:.2f} ms | {run['events_per_second']:,.0f} | "
+            f"{_cpu(run, 'server')} | {_cpu(run, 'upstream')} | {run['incomplete_streams']} of {run['requests']} |"
+        )
+    lines.append("")
+    lines.append(
+        f"{report['requests']} streamed requests per run of {EVENTS} events each. Machine: "
+        f"{report['machine'].get('cpu', '?')}, {report['machine'].get('cores', '?')} cores."
+    )
+    return "\n".join(lines)
+
+
+def _cpu(run: dict[str, Any], process: str) -> str:
+    used = run.get(f"{process}_cpu_ms_per_stream")
+    return "—" if used is None else f"{used:.2f} ms"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=200, help="Streamed requests per run (default 200).")
+    parser.add_argument("--json", metavar="PATH", help="Also write the raw results as JSON.")
+    parser.add_argument("--serve-fake-upstream", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_fake_upstream:
+        serve_fake_upstream(args.serve_fake_upstream)
+        return 0
+    report = measure(args.requests)
+    print(render(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -163,33 +163,38 @@ def source_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 async def gather_sources(host: Any, rag: RagService, ctx: Any) -> list[dict[str, Any]]:
-    """Search every attached item for the last user message; Open WebUI's ``sources`` list."""
+    """Search every attached item's collections at once for the last user message (the best ``top_k``
+    over all of them, as Open WebUI does) and group the chunks by item: Open WebUI's ``sources``."""
     query = last_user_text(ctx.request.get("messages") or [])
     if not query.strip():
         return []
-    sources = []
+    texts: list[dict[str, Any]] = []
+    owners: dict[str, dict[str, Any]] = {}
+    collections: dict[str, Filter | None] = {}
     for item, from_model in items_of(ctx):
         if item.get("type") == "text" and isinstance(item.get("content"), str):
-            sources.append({"source": source_item(item), "document": [item["content"]], "metadata": [{}]})
+            texts.append({"source": source_item(item), "document": [item["content"]], "metadata": [{}]})
             continue
-        collections = await item_collections(host, ctx.actor, item, from_model)
-        if not collections:
-            continue
+        for name, where in (await item_collections(host, ctx.actor, item, from_model)).items():
+            if name not in collections:
+                collections[name] = where
+                owners[name] = item
+    hits: list[VectorHit] = []
+    if collections:
         try:
             hits = await rag.search(collections, query)
         except (EmbeddingError, CollectionMismatch, VectorStoreError) as error:
-            log.warning("retrieval for %s failed: %s", item.get("id"), getattr(error, "detail", error))
-            continue
-        if hits:
-            sources.append(
-                {
-                    "source": source_item(item),
-                    "document": [hit.text for hit in hits],
-                    "metadata": [hit.metadata for hit in hits],
-                    "distances": [round(hit.score, 6) for hit in hits],
-                }
-            )
-    return sources
+            log.warning("retrieval for a completion failed: %s", getattr(error, "detail", error))
+    grouped: dict[int, dict[str, Any]] = {}
+    for hit in hits:
+        item = owners[hit.collection]
+        source = grouped.setdefault(
+            id(item), {"source": source_item(item), "document": [], "metadata": [], "distances": []}
+        )
+        source["document"].append(hit.text)
+        source["metadata"].append(hit.metadata)
+        source["distances"].append(round(hit.score, 6))
+    return [*texts, *grouped.values()]
 
 
 def inject(request: dict[str, Any], template: str, sources: list[dict[str, Any]], *, system: bool) -> None:

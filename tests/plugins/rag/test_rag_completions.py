@@ -70,7 +70,8 @@ async def test_hook_completion_inlet_injects_the_attached_files(rag_app, fake_up
     assert "[1]" in user  # the template asks for citations
     # The answer cites its sources the way Open WebUI does.
     sources = answer["sources"]
-    assert [source["source"]["id"] for source in sources] == [cats["id"], taxes["id"]]
+    assert [source["source"]["id"] for source in sources] == [cats["id"]]  # the best top_k over both files
+    assert TAXES not in user
     assert sources[0]["document"] == [CATS] and sources[0]["metadata"][0]["file_id"] == cats["id"]
     assert 0 < sources[0]["distances"][0] <= 1
 

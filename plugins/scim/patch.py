@@ -93,6 +93,8 @@ def _apply_one(rt: d.ScimResourceType, resource: dict[str, Any], op: str, path_t
             raise invalid_path(f"unknown attribute {path_text!r}")
     for checked in (attribute, sub):
         if checked is not None and checked.mutability == "readOnly":
+            if pathless:  # Okta repeats the id in a path-less replace: read-only keys are skipped
+                return
             raise ScimError(400, f"{path_text} is read-only", "mutability")
     container = resource
     if resolved.schema.id not in (d.CORE_USER, d.CORE_GROUP):

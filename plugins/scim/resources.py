@@ -69,7 +69,7 @@ def coerce(attribute: d.ScimAttribute, value: Any, where: str, keep_read_only: b
         items = value if isinstance(value, list) else [value]
         single = d.ScimAttribute(**{**attribute.__dict__, "multi_valued": False})
         coerced = [coerce(single, item, where, keep_read_only) for item in items]
-        return [item for item in coerced if item not in (None, {})]
+        return [item for item in coerced if item is not None]
     if attribute.type == "complex":
         if isinstance(value, (str, int)) and not isinstance(value, bool) and attribute.sub("value"):
             value = {"value": value}  # Entra ID sends the manager as a bare id

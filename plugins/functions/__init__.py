@@ -36,8 +36,11 @@ def register_db_models() -> dict[str, list[str]]:
 @hookimpl
 def register_actions(host: Any) -> list[Action]:
     return [
-        Action("functions.manage", "Create, change, run and delete functions (their code runs on the host)",
-               default_role="admin"),
+        Action(
+            "functions.manage",
+            "Create, change, run and delete functions (their code runs on the host)",
+            default_role="admin",
+        ),
         Action("functions.use", "List functions, keep one's user valves and run chat actions"),
     ]
 
@@ -54,9 +57,12 @@ def register_blueprints(host: Any) -> list[Any]:
     from colonnade.plugins.functions import execute, views
 
     mounted = [(views.bp, {"url_prefix": prefix, "name": name}) for name, prefix in views.PREFIXES.items()]
-    mounted += [(execute.bp, {"url_prefix": prefix, "name": name}) for name, prefix in execute.PREFIXES.items()]
     mounted += [
-        (execute.actions_bp, {"url_prefix": prefix, "name": name}) for name, prefix in execute.ACTION_PREFIXES.items()
+        (execute.bp, {"url_prefix": prefix, "name": name}) for name, prefix in execute.PREFIXES.items()
+    ]
+    mounted += [
+        (execute.actions_bp, {"url_prefix": prefix, "name": name})
+        for name, prefix in execute.ACTION_PREFIXES.items()
     ]
     return mounted
 

@@ -58,8 +58,18 @@ async def live_for_call(function_id: str) -> Live:
     if live is not None and live.version == row.version:
         return live
     loaded = await store.check_and_load(host(), row.id, row.content)
-    return Live(row.id, row.name, row.version, digest(row.content), loaded,
-                host().state("functions").codec.decode(row.valves), row.is_global, row.meta or {}, row.created_at)
+    stored = host().state("functions").codec.decode(row.valves)
+    return Live(
+        row.id,
+        row.name,
+        row.version,
+        digest(row.content),
+        loaded,
+        stored,
+        row.is_global,
+        row.meta or {},
+        row.created_at,
+    )
 
 
 def failure(live: Live, error: Exception, status: int = 502) -> ApiError:
@@ -104,8 +114,15 @@ async def execute(function_id: str, actor: Actor) -> Any:
         result = await invoke.call_method(host(), live, hook, "body", payload, invocation)
     except (running.FunctionFailed, running.FunctionTimeout) as error:
         raise failure(live, error) from None
-    return jsonify({"id": live.id, "type": live.kind, "ran": hook, "result": json_safe(result),
-                    "events": json_safe(invocation.emitted)})
+    return jsonify(
+        {
+            "id": live.id,
+            "type": live.kind,
+            "ran": hook,
+            "result": json_safe(result),
+            "events": json_safe(invocation.emitted),
+        }
+    )
 
 
 async def execute_pipe(live: Live, model_id: str, payload: dict[str, Any], invocation: Invocation) -> Any:
@@ -116,7 +133,8 @@ async def execute_pipe(live: Live, model_id: str, payload: dict[str, Any], invoc
     if not isinstance(payload.get("messages", []), list):
         raise ApiError(400, "body.messages: must be a list of message objects")
     stream = payload.get("stream") is True
-    body = {**payload, "model": model_id, "messages": payload.get("messages") or [], "metadata": invocation.metadata}
+    body = {**payload, "model": model_id, "messages": payload.get("messages") or []}
+    body["metadata"] = invocation.metadata
     try:
         result = await FunctionsProvider(host()).run(live, model_id, body, invocation, stream)
     except ProviderError as error:
@@ -127,8 +145,15 @@ async def execute_pipe(live: Live, model_id: str, payload: dict[str, Any], invoc
                 result = await assemble(result, model_id)
             except ProviderError as error:
                 raise ApiError(error.status, error.detail) from None
-        return jsonify({"id": live.id, "type": "pipe", "ran": "pipe", "result": result,
-                        "events": json_safe(invocation.emitted)})
+        return jsonify(
+            {
+                "id": live.id,
+                "type": "pipe",
+                "ran": "pipe",
+                "result": result,
+                "events": json_safe(invocation.emitted),
+            }
+        )
     return sse(result)
 
 
@@ -149,8 +174,12 @@ def sse(chunks: Any) -> Response:
                 await aclose()
         yield b"data: [DONE]\n\n"
 
-    response = Response(body(), status=200, content_type="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Function-Ran": "pipe"})
+    response = Response(
+        body(),
+        status=200,
+        content_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Function-Ran": "pipe"},
+    )
     response.timeout = None
     return response
 

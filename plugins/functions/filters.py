@@ -52,7 +52,8 @@ def metadata_of(ctx: CompletionContext) -> dict[str, Any]:
 
 
 def invocation_for(ctx: CompletionContext) -> Invocation:
-    return Invocation(ctx.actor, metadata_of(ctx), ctx.model or {"id": ctx.model_id}, invoke.request_summary())
+    model = ctx.model or {"id": ctx.model_id}
+    return Invocation(ctx.actor, metadata_of(ctx), model, invoke.request_summary())
 
 
 def failure_text(live: Live, error: BaseException) -> str:
@@ -169,7 +170,13 @@ class FilterStream:
                 async for chunk in chunks:
                     try:
                         changed = await invoke.call_method(
-                            host, live, "stream", "event", chunk, invocation, extra={"__body__": ctx.request},
+                            host,
+                            live,
+                            "stream",
+                            "event",
+                            chunk,
+                            invocation,
+                            extra={"__body__": ctx.request},
                             session=session,
                         )
                     except (running.FunctionFailed, running.FunctionTimeout) as error:

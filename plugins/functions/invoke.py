@@ -58,9 +58,13 @@ def request_summary() -> Any:
         from quart import request
 
         return SimpleNamespace(
-            headers=dict(request.headers), url=str(request.url), method=request.method,
-            base_url=request.host_url, client=SimpleNamespace(host=request.remote_addr),
-            state=SimpleNamespace(), app=SimpleNamespace(state=SimpleNamespace()),
+            headers=dict(request.headers),
+            url=str(request.url),
+            method=request.method,
+            base_url=request.host_url,
+            client=SimpleNamespace(host=request.remote_addr),
+            state=SimpleNamespace(),
+            app=SimpleNamespace(state=SimpleNamespace()),
         )
     except RuntimeError:  # outside a request (start-up)
         return None
@@ -104,13 +108,18 @@ async def user_valves_for(host: Host, live: Live, actor: Actor | None) -> Any:
     stored = host.state("functions").codec.decode(row.valves) if row else {}
     try:
         return valves.build(cls, stored)
-    except Exception:  # noqa: BLE001 - a user valves class without defaults
+    except Exception:
         log.warning("user valves of function %r cannot be built", live.id, exc_info=True)
         return None
 
 
 async def arguments(
-    host: Host, live: Live, method: Any, payload_name: str, payload: Any, invocation: Invocation,
+    host: Host,
+    live: Live,
+    method: Any,
+    payload_name: str,
+    payload: Any,
+    invocation: Invocation,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments for ``method``: the payload and the reserved names it declares."""
@@ -170,7 +179,7 @@ def refresh_valves(live: Live) -> None:
         return
     try:
         live.loaded.instance.valves = valves.build(cls, live.valves)
-    except Exception:  # noqa: BLE001 - a valves class without defaults keeps what the instance had
+    except Exception:
         log.warning("valves of function %r cannot be built", live.id, exc_info=True)
 
 
@@ -179,8 +188,14 @@ def timeout_of(host: Host) -> float:
 
 
 async def call_method(
-    host: Host, live: Live, method_name: str, payload_name: str, payload: Any, invocation: Invocation,
-    extra: dict[str, Any] | None = None, session: running.Session | None = None,
+    host: Host,
+    live: Live,
+    method_name: str,
+    payload_name: str,
+    payload: Any,
+    invocation: Invocation,
+    extra: dict[str, Any] | None = None,
+    session: running.Session | None = None,
 ) -> Any:
     """Call ``instance.<method_name>`` off the loop (in ``session`` when given); raises
     ``running.FunctionFailed`` or ``running.FunctionTimeout``."""

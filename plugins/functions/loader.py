@@ -13,7 +13,6 @@ loop with a timeout (:mod:`colonnade.plugins.functions.running`).
 
 from __future__ import annotations
 
-import ast
 import importlib.metadata
 import re
 import traceback
@@ -84,19 +83,6 @@ def compile_source(function_id: str, source: str) -> types.CodeType:
         raise LoadError(f"The source cannot be compiled: {error}") from None
 
 
-def find_kind(source: str) -> str | None:
-    """The kind the source declares at its top level, without running it (``None``: no class)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None
-    defined = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
-    for class_name, kind in KINDS:
-        if class_name in defined:
-            return kind
-    return None
-
-
 def error_line(function_id: str, error: BaseException) -> int | None:
     """The deepest line of the function's own source in ``error``'s traceback."""
     line = None
@@ -134,10 +120,9 @@ class Loaded:
 
 
 def check_source(function_id: str, source: str) -> tuple[types.CodeType, dict[str, str]]:
-    """Everything that can be checked without running the code: syntax, a class, requirements."""
+    """Everything that can be checked without running the code: syntax and requirements. (Whether
+    the module defines a class is known once it ran: it may import one.)"""
     code = compile_source(function_id, source)
-    if find_kind(source) is None:
-        raise LoadError("No Function class found in the module: define a Pipe, Filter or Action class")
     manifest = parse_frontmatter(source)
     missing = missing_requirements(manifest)
     if missing:
@@ -162,7 +147,8 @@ def execute(function_id: str, source: str) -> Loaded:
                 instance = cls()
                 return Loaded(function_id, kind, module, instance, manifest)
     except Exception as error:  # noqa: BLE001 - whatever the module raises is reported, never raised on
-        raise LoadError(f"The function failed to load: {describe_error(function_id, error)}",
-                        error_line(function_id, error)) from None
+        raise LoadError(
+            f"The function failed to load: {describe_error(function_id, error)}",
+            error_line(function_id, error),
+        ) from None
     raise LoadError("No Function class found in the module: define a Pipe, Filter or Action class")
-

@@ -39,16 +39,23 @@ CURRENT: contextvars.ContextVar[CompletionContext | None] = contextvars.ContextV
 
 def chunk(model: str, completion_id: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     return {
-        "id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
 
 
 def whole(model: str, content: str) -> dict[str, Any]:
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
     }
 
 
@@ -83,6 +90,10 @@ def to_chunk(model: str, completion_id: str, item: Any) -> dict[str, Any] | None
     return chunk(model, completion_id, {"content": str(item)})
 
 
+def failed_text(function_id: str, error: BaseException) -> str:
+    return f"Function {function_id} failed: {loader.describe_error(function_id, error)}"
+
+
 async def relay(model: str, items: Any, label: str) -> Any:
     """Chunks of a pipe's stream, a ``stop`` chunk last; failures become ``ProviderError``."""
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
@@ -101,7 +112,7 @@ async def relay(model: str, items: Any, label: str) -> Any:
     except running.FunctionTimeout as error:
         raise ProviderError(504, f"Function {label} {error}") from None
     except running.FunctionFailed as failed:
-        raise ProviderError(502, f"Function {label} failed: {loader.describe_error(label, failed.error)}") from None
+        raise ProviderError(502, failed_text(label, failed.error)) from None
     finally:
         aclose = getattr(items, "aclose", None)
         if aclose is not None:
@@ -148,11 +159,12 @@ class FunctionsProvider:
         models = []
         for live in self.registry.of_kind("pipe"):
             base = {
-                "object": "model", "created": live.created_at, "owned_by": "openai",
-                "pipe": {"type": "pipe"}, "has_user_valves": live.loaded.user_valves_class is not None,
-                "info": {"meta": {"description": live.meta.get("description")}} if live.meta.get("description") else None,
+                "object": "model",
+                "created": live.created_at,
+                "owned_by": "openai",
+                "pipe": {"type": "pipe"},
+                "has_user_valves": live.loaded.user_valves_class is not None,
             }
-            base = {key: value for key, value in base.items() if value is not None}
             entries = await self.sub_pipes(live)
             if entries is None:
                 models.append({"id": live.id, "name": live.name, **base})
@@ -182,7 +194,9 @@ class FunctionsProvider:
         body = {**request, "metadata": invocation.metadata}
         return await self.run(live, model_id, body, invocation, bool(request.get("stream")))
 
-    async def run(self, live: Live, model_id: str, body: dict[str, Any], invocation: Invocation, stream: bool) -> Any:
+    async def run(
+        self, live: Live, model_id: str, body: dict[str, Any], invocation: Invocation, stream: bool
+    ) -> Any:
         """Call the pipe; a dict for whole answers, an async iterator of chunks for streams."""
         try:
             streaming, value = await invoke.call_method_streaming(self.host, live, "pipe", body, invocation)
@@ -190,7 +204,7 @@ class FunctionsProvider:
             raise ProviderError(504, f"Function {live.id} {error}") from None
         except running.FunctionFailed as failed:
             log.error("pipe function %r failed", live.id, exc_info=failed.error)
-            raise ProviderError(502, f"Function {live.id} failed: {loader.describe_error(live.id, failed.error)}") from None
+            raise ProviderError(502, failed_text(live.id, failed.error)) from None
         if streaming:
             return relay(model_id, value, live.id)
         value = as_plain(value)

@@ -47,8 +47,10 @@ class FunctionFailed(Exception):
 def _is_stream(value: Any) -> bool:
     if isinstance(value, (str, bytes, dict, list, tuple)):
         return False
-    return inspect.isasyncgen(value) or inspect.isgenerator(value) or (
-        hasattr(value, "__anext__") or (hasattr(value, "__next__") and hasattr(value, "__iter__"))
+    return (
+        inspect.isasyncgen(value)
+        or inspect.isgenerator(value)
+        or (hasattr(value, "__anext__") or (hasattr(value, "__next__") and hasattr(value, "__iter__")))
     )
 
 
@@ -61,7 +63,9 @@ class Call:
     :param label: Names the call in logs and thread names.
     """
 
-    def __init__(self, target: Callable[..., Any], kwargs: dict[str, Any], timeout: float, label: str) -> None:
+    def __init__(
+        self, target: Callable[..., Any], kwargs: dict[str, Any], timeout: float, label: str
+    ) -> None:
         self.target = target
         self.kwargs = kwargs
         self.timeout = timeout

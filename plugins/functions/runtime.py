@@ -36,9 +36,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("colonnade.functions")
 
 #: Paths whose requests may reach a function; the worker checks its functions are current first.
-SYNC_PATHS = ("/api/chat/completions", "/api/v1/chat/completions", "/api/models", "/api/v1/models",
-              "/api/chat/actions/", "/api/v1/chat/actions/", "/api/chat/completed", "/api/v1/chat/completed",
-              "/openai/chat/completions", "/ollama/api/chat")
+SYNC_PATHS = (
+    "/api/chat/completions",
+    "/api/v1/chat/completions",
+    "/api/models",
+    "/api/v1/models",
+    "/api/chat/actions/",
+    "/api/v1/chat/actions/",
+    "/api/chat/completed",
+    "/api/v1/chat/completed",
+    "/openai/chat/completions",
+    "/ollama/api/chat",
+)
 
 
 def digest(source: str) -> str:
@@ -91,8 +100,8 @@ async def load(host: Host, function_id: str, source: str) -> loader.Loaded:
     except running.FunctionFailed as failed:
         if isinstance(failed.error, loader.LoadError):
             raise failed.error from None
-        raise loader.LoadError(f"The function failed to load: {loader.describe_error(function_id, failed.error)}",
-                               loader.error_line(function_id, failed.error)) from None
+        detail = f"The function failed to load: {loader.describe_error(function_id, failed.error)}"
+        raise loader.LoadError(detail, loader.error_line(function_id, failed.error)) from None
     except running.FunctionTimeout:
         raise loader.LoadError(f"The function took longer than {timeout:g} s to load") from None
 
@@ -109,7 +118,8 @@ class Registry:
         self._registered: list[Any] = []
 
     def of_kind(self, kind: str) -> list[Live]:
-        return sorted((live for live in self.live.values() if live.kind == kind), key=lambda l: (l.priority, l.id))
+        found = [live for live in self.live.values() if live.kind == kind]
+        return sorted(found, key=lambda live: (live.priority, live.id))
 
     async def sync(self) -> None:
         """Bring the live set in step with the active rows (one query when nothing changed)."""
@@ -129,8 +139,12 @@ class Registry:
             stamps = dict(await Function.filter(is_active=True).values_list("id", "version"))
             if self._current(stamps):
                 return
-            changed = [fid for fid, version in stamps.items()
-                       if (fid not in self.live or self.live[fid].version != version) and self.failed.get(fid) != version]
+            known = {fid: live.version for fid, live in self.live.items()}
+            changed = [
+                fid
+                for fid, version in stamps.items()
+                if self.failed.get(fid) != version and known.get(fid) != version
+            ]
             rows = {row.id: row for row in await Function.filter(id__in=changed)} if changed else {}
             for function_id in [fid for fid in self.live if fid not in stamps]:
                 del self.live[function_id]
@@ -161,8 +175,15 @@ class Registry:
             self.failed[row.id] = row.version
             return
         self.live[row.id] = Live(
-            row.id, row.name, row.version, digest(row.content), loaded, codec.decode(row.valves),
-            row.is_global, row.meta or {}, row.created_at,
+            row.id,
+            row.name,
+            row.version,
+            digest(row.content),
+            loaded,
+            codec.decode(row.valves),
+            row.is_global,
+            row.meta or {},
+            row.created_at,
         )
 
     def _register(self) -> None:

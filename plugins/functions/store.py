@@ -47,9 +47,16 @@ class FunctionForm(BaseModel):
 def public(row: Function, *, content: bool = True) -> dict[str, Any]:
     """Open WebUI's ``FunctionModel`` (``FunctionResponse`` without ``content``)."""
     data = {
-        "id": row.id, "user_id": row.user_id, "name": row.name, "type": row.type, "meta": row.meta or {},
-        "is_active": row.is_active, "is_global": row.is_global, "version": row.version,
-        "created_at": row.created_at, "updated_at": row.updated_at,
+        "id": row.id,
+        "user_id": row.user_id,
+        "name": row.name,
+        "type": row.type,
+        "meta": row.meta or {},
+        "is_active": row.is_active,
+        "is_global": row.is_global,
+        "version": row.version,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
     }
     if content:
         data["content"] = row.content
@@ -90,10 +97,19 @@ async def create(host: Host, form: FunctionForm, actor: Actor) -> Function:
     if await Function.exists(id=function_id):
         raise ApiError(400, ID_TAKEN)
     loaded = await check_and_load(host, function_id, form.content)
-    return await Function.create(
-        id=function_id, user_id=actor.id, name=form.name, type=loaded.kind, content=form.content,
-        meta=meta_for(form, loaded),
-    )
+    from tortoise.exceptions import IntegrityError
+
+    try:
+        return await Function.create(
+            id=function_id,
+            user_id=actor.id,
+            name=form.name,
+            type=loaded.kind,
+            content=form.content,
+            meta=meta_for(form, loaded),
+        )
+    except IntegrityError:  # created meanwhile by a concurrent request
+        raise ApiError(400, ID_TAKEN) from None
 
 
 async def update(host: Host, row: Function, form: FunctionForm) -> Function:

@@ -58,9 +58,9 @@ class ValvesCodec:
             from cryptography.fernet import InvalidToken
 
             try:
-                text = self._fernet.decrypt(stored[len(PREFIX):].encode()).decode()
+                text = self._fernet.decrypt(stored[len(PREFIX) :].encode()).decode()
             except InvalidToken:
-                log.warning("stored valves cannot be decrypted with the configured valves_key: using defaults")
+                log.warning("stored valves cannot be decrypted with the valves_key: using defaults")
                 return {}
         try:
             value = json.loads(text)

@@ -225,7 +225,9 @@ async def read_user_valves(function_id: str, actor: Actor) -> Any:
 @require("functions.use")
 async def user_valves_spec(function_id: str, actor: Actor) -> Any:
     row = await store.get_or_404(function_id)
-    live = host().state("functions").registry.live.get(row.id) if row.is_active else None
+    registry = host().state("functions").registry
+    await registry.sync()
+    live = registry.live.get(row.id) if row.is_active else None
     return jsonify(valves.schema_of(live.loaded.user_valves_class) if live else None)
 
 
@@ -242,7 +244,12 @@ async def update_user_valves(function_id: str, actor: Actor) -> Any:
         raise ApiError(400, "Function is not active")
     checked = valves.validate(live.loaded.user_valves_class, await json_object())
     encoded = host().state("functions").codec.encode(checked)
-    updated = await UserValves.filter(function_id=row.id, user_id=actor.id).update(valves=encoded, updated_at=now())
-    if not updated:
-        await UserValves.create(function_id=row.id, user_id=actor.id, valves=encoded)
+    mine = UserValves.filter(function_id=row.id, user_id=actor.id)
+    if not await mine.update(valves=encoded, updated_at=now()):
+        from tortoise.exceptions import IntegrityError
+
+        try:
+            await UserValves.create(function_id=row.id, user_id=actor.id, valves=encoded)
+        except IntegrityError:  # a concurrent first save: this one wins
+            await mine.update(valves=encoded, updated_at=now())
     return jsonify(checked)

@@ -35,7 +35,9 @@ class FunctionsEnv:
 async def functions_env(make_app: Any, auth_headers: Any):
     """``await functions_env(config={...}, load_plugins=[...])`` -> :class:`FunctionsEnv`."""
 
-    async def factory(config: dict | None = None, load_plugins: list[str] = (), plugins: list[Any] = ()) -> FunctionsEnv:
+    async def factory(
+        config: dict | None = None, load_plugins: list[str] = (), plugins: list[Any] = ()
+    ) -> FunctionsEnv:
         app = await make_app(
             config={"plugins": {"functions": config or {}, "completions": {"models_cache_ttl": 0}}},
             load_plugins=["completions", "functions", *load_plugins],
@@ -84,7 +86,9 @@ async def serve() -> AsyncIterator[Any]:
         config.errorlog = None
         config.graceful_timeout = 0.5
         stop = asyncio.Event()
-        task = asyncio.create_task(hypercorn_serve(_without_lifespan(app), config, shutdown_trigger=stop.wait))
+        task = asyncio.create_task(
+            hypercorn_serve(_without_lifespan(app), config, shutdown_trigger=stop.wait)
+        )
         running.append((stop, task, sock))
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 

@@ -15,11 +15,23 @@ def sample(name: str) -> str:
     return (SAMPLES / f"{name}.py").read_text()
 
 
-async def create(client: Any, headers: dict[str, str], function_id: str, source: str, *,
-                 name: str | None = None, active: bool = True, is_global: bool = False) -> dict[str, Any]:
+async def create(
+    client: Any,
+    headers: dict[str, str],
+    function_id: str,
+    source: str,
+    *,
+    name: str | None = None,
+    active: bool = True,
+    is_global: bool = False,
+) -> dict[str, Any]:
     """Create a function through ``POST /api/functions`` and optionally activate it and make it global."""
-    body = {"id": function_id, "name": name or function_id.replace("_", " ").title(), "content": source,
-            "meta": {"description": f"{function_id} for the tests"}}
+    body = {
+        "id": function_id,
+        "name": name or function_id.replace("_", " ").title(),
+        "content": source,
+        "meta": {"description": f"{function_id} for the tests"},
+    }
     response = await client.post("/api/functions", json=body, headers=headers)
     assert response.status_code == 200, await response.get_data()
     created = await response.get_json()
@@ -34,8 +46,13 @@ async def create(client: Any, headers: dict[str, str], function_id: str, source:
 
 def chunk(content: str | None = None, finish: str | None = None) -> dict[str, Any]:
     delta = {"content": content} if content is not None else {"role": "assistant"}
-    return {"id": "chatcmpl-rec", "object": "chat.completion.chunk", "created": 1, "model": "recorder",
-            "choices": [{"index": 0, "delta": delta if finish is None else {}, "finish_reason": finish}]}
+    return {
+        "id": "chatcmpl-rec",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "recorder",
+        "choices": [{"index": 0, "delta": delta if finish is None else {}, "finish_reason": finish}],
+    }
 
 
 class Recorder:
@@ -54,9 +71,15 @@ class Recorder:
         self.requests.append(request)
         if request.get("stream"):
             return self._stream()
-        return {"id": "chatcmpl-rec", "object": "chat.completion", "created": 1, "model": request["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": self.reply},
-                             "finish_reason": "stop"}]}
+        return {
+            "id": "chatcmpl-rec",
+            "object": "chat.completion",
+            "created": 1,
+            "model": request["model"],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": self.reply}, "finish_reason": "stop"}
+            ],
+        }
 
     async def _stream(self) -> Any:
         yield chunk()

@@ -26,7 +26,13 @@ class Observer:
         self.events.append(event)
 
 
-ACTION_BODY = {"model": "rec-1", "messages": [*HELLO], "id": "msg-1", "chat_id": "chat-1", "session_id": "s-1"}
+ACTION_BODY = {
+    "model": "rec-1",
+    "messages": [*HELLO],
+    "id": "msg-1",
+    "chat_id": "chat-1",
+    "session_id": "s-1",
+}
 
 
 @pytest.mark.parametrize("prefix", ["/api", "/api/v1"])
@@ -41,7 +47,9 @@ async def test_an_action_runs_through_open_webui_chat_actions_route(functions_en
     assert result["user"].startswith("user-") and result["confirmed"] is None
     emitted = [event for event in observer.events if event.name == "functions.emitted"]
     assert [(event.type, event.chat_id, event.message_id) for event in emitted] == [
-        ("status", "chat-1", "msg-1"), ("message", "chat-1", "msg-1"), ("status", "chat-1", "msg-1")
+        ("status", "chat-1", "msg-1"),
+        ("message", "chat-1", "msg-1"),
+        ("status", "chat-1", "msg-1"),
     ]
     assert emitted[1].data == {"content": "\n\n3 words"}
     assert emitted[0].function_id == "count"
@@ -69,13 +77,17 @@ async def test_an_action_that_raises_is_a_400_with_its_error(functions_env):
     response = await env.client.post("/api/chat/actions/count", json={"messages": []}, headers=env.user)
     assert response.status_code == 400
     detail = (await response.get_json())["detail"]
-    assert detail == "Function count failed: IndexError on line 30: list index out of range"
+    lines = sample("word_count_action").splitlines()
+    line = next(number for number, text in enumerate(lines, 1) if 'body["messages"][-1]' in text)
+    assert detail == f"Function count failed: IndexError on line {line}: list index out of range"
 
 
 async def test_execute_an_action_says_what_ran_and_what_it_emitted(functions_env):
     env = await functions_env()
     await create(env.client, env.admin, "count", sample("word_count_action"), active=False)
-    response = await env.client.post("/api/functions/count/execute", json={"body": {"messages": HELLO}}, headers=env.admin)
+    response = await env.client.post(
+        "/api/functions/count/execute", json={"body": {"messages": HELLO}}, headers=env.admin
+    )
     assert response.status_code == 200
     ran = await response.get_json()
     assert ran["id"] == "count" and ran["type"] == "action" and ran["ran"] == "action"
@@ -87,15 +99,21 @@ async def test_execute_an_action_says_what_ran_and_what_it_emitted(functions_env
 async def test_execute_a_filter_inlet_and_outlet(functions_env):
     env = await functions_env()
     await create(env.client, env.admin, "polite", sample("polite_filter"))
-    response = await env.client.post("/api/v1/functions/id/polite/execute", json={"body": {"messages": HELLO}}, headers=env.admin)
+    response = await env.client.post(
+        "/api/v1/functions/id/polite/execute", json={"body": {"messages": HELLO}}, headers=env.admin
+    )
     ran = await response.get_json()
     assert ran["ran"] == "inlet" and ran["type"] == "filter"
     assert ran["result"]["messages"][0]["role"] == "system"
     body = {"hook": "outlet", "body": {"messages": [*HELLO, {"role": "assistant", "content": "darn"}]}}
-    ran = await (await env.client.post("/api/functions/polite/execute", json=body, headers=env.admin)).get_json()
+    ran = await (
+        await env.client.post("/api/functions/polite/execute", json=body, headers=env.admin)
+    ).get_json()
     assert ran["ran"] == "outlet"
     assert ran["result"]["messages"][-1]["content"] == "d*rn [checked]"
-    response = await env.client.post("/api/functions/polite/execute", json={"hook": "pipe", "body": {}}, headers=env.admin)
+    response = await env.client.post(
+        "/api/functions/polite/execute", json={"hook": "pipe", "body": {}}, headers=env.admin
+    )
     assert response.status_code == 400
     assert (await response.get_json())["detail"] == "hook: a filter runs inlet or outlet"
 
@@ -104,7 +122,9 @@ async def test_execute_a_pipe_whole_and_streaming(functions_env, serve):
     env = await functions_env()
     await create(env.client, env.admin, "echo", sample("echo_manifold"), active=False)
     body = {"body": {"model": "echo.shout", "messages": HELLO}}
-    ran = await (await env.client.post("/api/functions/echo/execute", json=body, headers=env.admin)).get_json()
+    ran = await (
+        await env.client.post("/api/functions/echo/execute", json=body, headers=env.admin)
+    ).get_json()
     assert ran["ran"] == "pipe"
     assert ran["result"]["choices"][0]["message"]["content"] == "HELLO DARN WORLD"
 

@@ -75,28 +75,37 @@ async def test_only_admins_see_source_or_change_functions(functions_env):
 async def test_toggle_and_toggle_global_flip_and_the_spec_toggle_can_set(functions_env):
     env = await functions_env()
     await create(env.client, env.admin, "polite", sample("polite_filter"), active=False)
-    flipped = await (await env.client.post("/api/v1/functions/id/polite/toggle", headers=env.admin)).get_json()
+    flipped = await (
+        await env.client.post("/api/v1/functions/id/polite/toggle", headers=env.admin)
+    ).get_json()
     assert flipped["is_active"] is True
     assert "polite" in env.registry.live
-    kept = await (await env.client.post(
-        "/api/functions/polite/toggle", json={"is_active": True}, headers=env.admin)).get_json()
+    kept = await (
+        await env.client.post("/api/functions/polite/toggle", json={"is_active": True}, headers=env.admin)
+    ).get_json()
     assert kept["is_active"] is True
     off = await (await env.client.post("/api/functions/polite/toggle", headers=env.admin)).get_json()
     assert off["is_active"] is False
     assert "polite" not in env.registry.live
     glob = await (await env.client.post("/api/functions/polite/toggle/global", headers=env.admin)).get_json()
     assert glob["is_global"] is True
-    response = await env.client.post("/api/functions/polite/toggle", json={"is_active": "yes"}, headers=env.admin)
+    response = await env.client.post(
+        "/api/functions/polite/toggle", json={"is_active": "yes"}, headers=env.admin
+    )
     assert response.status_code == 400
 
 
 async def test_export_with_and_without_valves(functions_env):
     env = await functions_env()
     await create(env.client, env.admin, "polite", sample("polite_filter"))
-    await env.client.post("/api/v1/functions/id/polite/valves/update", json={"prefix": "Hi."}, headers=env.admin)
+    await env.client.post(
+        "/api/v1/functions/id/polite/valves/update", json={"prefix": "Hi."}, headers=env.admin
+    )
     plain = await (await env.client.get("/api/v1/functions/export", headers=env.admin)).get_json()
     assert plain[0]["content"] == sample("polite_filter") and "valves" not in plain[0]
-    full = await (await env.client.get("/api/v1/functions/export?include_valves=true", headers=env.admin)).get_json()
+    full = await (
+        await env.client.get("/api/v1/functions/export?include_valves=true", headers=env.admin)
+    ).get_json()
     assert full[0]["valves"] == {"prefix": "Hi."}
 
 
@@ -133,5 +142,7 @@ async def test_missing_fields_are_refused_with_the_field_named(functions_env):
     response = await env.client.post("/api/functions", json={"id": "x", "name": "X"}, headers=env.admin)
     assert response.status_code == 422
     assert "content" in str(await response.get_json())
-    response = await env.client.post("/api/functions", data=b"{", headers={**env.admin, "Content-Type": "application/json"})
+    response = await env.client.post(
+        "/api/functions", data=b"{", headers={**env.admin, "Content-Type": "application/json"}
+    )
     assert response.status_code == 400

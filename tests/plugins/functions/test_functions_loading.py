@@ -37,7 +37,7 @@ async def test_no_function_class_is_refused(functions_env):
 
 async def test_a_module_that_raises_while_loading_names_the_line(functions_env):
     env = await functions_env()
-    source = "import json\n\nSETTINGS = json.loads('{not json')\n\nclass Pipe:\n    def pipe(self, body):\n        return 'x'\n"
+    source = "import json\n\nSETTINGS = json.loads('{not json')\n\nclass Pipe:\n    pass\n"
     status, body = await save(env, source)
     assert status == 400
     assert body["detail"].startswith("The function failed to load: JSONDecodeError on line 3:")
@@ -55,7 +55,8 @@ async def test_a_constructor_that_raises_is_refused(functions_env):
 async def test_missing_requirements_are_listed_and_never_installed(functions_env):
     env = await functions_env()
     source = sample("echo_manifold").replace(
-        "requirements: pydantic, httpx", "requirements: pydantic, colonnade-no-such-package>=1.0, another_missing_pkg"
+        "requirements: pydantic, httpx",
+        "requirements: pydantic, colonnade-no-such-package>=1.0, another_missing_pkg",
     )
     status, body = await save(env, source)
     assert status == 400
@@ -68,7 +69,8 @@ async def test_an_update_that_breaks_the_code_keeps_the_stored_one(functions_env
     env = await functions_env()
     await create(env.client, env.admin, "echo", sample("echo_manifold"))
     response = await env.client.put(
-        "/api/functions/echo", json={"name": "Echo", "content": "class Pipe:\n  def pipe(self, body):\n    return (\n"},
+        "/api/functions/echo",
+        json={"name": "Echo", "content": "class Pipe:\n  def pipe(self, body):\n    return (\n"},
         headers=env.admin,
     )
     assert response.status_code == 400
@@ -80,7 +82,7 @@ async def test_an_update_that_breaks_the_code_keeps_the_stored_one(functions_env
 
 async def test_top_level_code_that_never_ends_times_out(functions_env):
     env = await functions_env(config={"timeout_seconds": 0.3})
-    source = "import threading\nthreading.Event().wait(5)\n\nclass Pipe:\n    def pipe(self, body):\n        return 'x'\n"
+    source = "import threading\nthreading.Event().wait(5)\n\nclass Pipe:\n    pass\n"
     status, body = await save(env, source)
     assert status == 400
     assert body["detail"] == "The function took longer than 0.3 s to load"

@@ -73,7 +73,9 @@ async def test_an_async_pipe_returning_an_async_generator_streams(functions_env,
 async def test_valves_reach_the_pipe_and_deactivation_removes_its_models_at_once(functions_env, serve):
     env = await functions_env()
     await create(env.client, env.admin, "echo", sample("echo_manifold"))
-    response = await env.client.post("/api/v1/functions/id/echo/valves/update", json={"SUFFIX": "!"}, headers=env.admin)
+    response = await env.client.post(
+        "/api/v1/functions/id/echo/valves/update", json={"SUFFIX": "!"}, headers=env.admin
+    )
     assert await response.get_json() == {"SUFFIX": "!"}
     client = await sdk(serve, env)
     answer = await client.chat.completions.create(model="echo.shout", messages=HELLO)
@@ -126,7 +128,9 @@ async def test_a_pipe_gets_the_open_webui_metadata_of_the_request(functions_env)
 
     class Observer:
         __name__ = "observer"
-        events: list = []
+
+        def __init__(self):
+            self.events = []
 
         @hookimpl
         def on_event(self, host, event):

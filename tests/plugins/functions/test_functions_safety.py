@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-
 import openai
 import pytest
 from functions_helpers import HELLO, create, sample
@@ -54,7 +53,8 @@ async def test_a_pipe_that_raises_is_a_502_naming_the_line(functions_env, releas
     )
     assert response.status_code == 502
     assert (await response.get_json()) == {
-        "detail": f"functions: Function bad failed: ValueError on line {line_of('raise ValueError')}: the pipe is broken"
+        "detail": f"functions: Function bad failed: ValueError on line {line_of('raise ValueError')}: "
+        "the pipe is broken"
     }
     await health(env)
 
@@ -102,7 +102,9 @@ async def test_a_stream_that_breaks_midway_ends_with_an_error_event(functions_en
 
 async def test_an_inlet_past_its_timeout_rejects_the_request(functions_env):
     env = await functions_env(config={"timeout_seconds": 0.3})
-    source = "import threading\n\nclass Filter:\n    def inlet(self, body):\n        threading.Event().wait(2)\n"
+    source = (
+        "import threading\n\nclass Filter:\n    def inlet(self, body):\n        threading.Event().wait(2)\n"
+    )
     await create(env.client, env.admin, "slow", source, is_global=True)
     await create(env.client, env.admin, "echo", sample("echo_manifold"))
     status, body = await ask(env, "echo.shout")
@@ -127,7 +129,7 @@ async def test_a_failing_outlet_or_stream_is_skipped(functions_env):
 
 async def test_a_manifold_whose_pipes_raise_lists_nothing_and_others_still_list(functions_env):
     env = await functions_env()
-    source = "class Pipe:\n    def pipes(self):\n        raise OSError('down')\n    def pipe(self, body):\n        return 'x'\n"
+    source = "class Pipe:\n    def pipes(self):\n        raise OSError('down')\n"
     await create(env.client, env.admin, "down", source)
     await create(env.client, env.admin, "echo", sample("echo_manifold"))
     listed = await (await env.client.get("/api/models", headers=env.user)).get_json()

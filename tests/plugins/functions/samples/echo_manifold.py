@@ -6,7 +6,7 @@ requirements: pydantic, httpx
 description: A manifold of two echo models that stream their answer word by word from a generator
 """
 
-from typing import Generator, Iterator, Union
+from collections.abc import Generator, Iterator
 
 from pydantic import BaseModel, Field
 
@@ -24,7 +24,7 @@ class Pipe:
     def pipes(self) -> list:
         return [{"id": "shout", "name": "Shout"}, {"id": "whisper", "name": "Whisper"}]
 
-    def pipe(self, body: dict, __user__: dict, __metadata__: dict) -> Union[str, Generator, Iterator]:
+    def pipe(self, body: dict, __user__: dict, __metadata__: dict) -> str | Generator | Iterator:
         variant = body["model"].split(".", 1)[1]
         said = body["messages"][-1]["content"]
         words = (said.upper() if variant == "shout" else said.lower()).split()

@@ -22,7 +22,10 @@ class Pipe:
         self.valves = self.Valves()
 
     def pipes(self):
-        return [{"id": mode, "name": mode} for mode in ("raises", "blocks", "spins", "awaits", "breaks_stream", "endless")]
+        return [
+            {"id": mode, "name": mode}
+            for mode in ("raises", "blocks", "spins", "awaits", "breaks_stream", "endless")
+        ]
 
     async def pipe(self, body: dict):
         mode = body["model"].split(".", 1)[1]

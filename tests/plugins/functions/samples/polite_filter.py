@@ -6,8 +6,6 @@ version: 0.2.1
 description: Adds a system prompt on the way in, masks a word in streamed text, signs answers on the way out
 """
 
-from typing import Optional
-
 from pydantic import BaseModel, Field
 
 
@@ -23,7 +21,7 @@ class Filter:
     def __init__(self):
         self.valves = self.Valves()
 
-    def inlet(self, body: dict, __user__: Optional[dict] = None, __metadata__: Optional[dict] = None) -> dict:
+    def inlet(self, body: dict, __user__: dict | None = None, __metadata__: dict | None = None) -> dict:
         messages = body.get("messages", [])
         if len(messages) > self.valves.max_messages:
             raise Exception(f"Conversation too long: at most {self.valves.max_messages} messages")
@@ -40,7 +38,7 @@ class Filter:
                 delta["content"] = delta["content"].replace("darn", "d*rn")
         return event
 
-    async def outlet(self, body: dict, __user__: Optional[dict] = None) -> dict:
+    async def outlet(self, body: dict, __user__: dict | None = None) -> dict:
         answer = body["messages"][-1]
         signature = ""
         if __user__ and "valves" in __user__:

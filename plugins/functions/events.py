@@ -28,4 +28,17 @@ class FunctionChanged(Event):
     change: str = ""
 
 
-ALL_EVENTS = [FunctionEmitted, FunctionChanged]
+@dataclass
+class FunctionFailed(Event):
+    """A call of a function raised or ran past its timeout (also logged on ``colonnade.functions``)."""
+
+    name = "functions.failed"
+    function_id: str = ""
+    #: The method that failed: ``inlet``, ``outlet``, ``stream``, ``request``, ``pipe`` or ``action``.
+    method: str = ""
+    #: ``ValueError on line 12: text``, or ``timed out after 120 s``.
+    error: str = ""
+    timed_out: bool = False
+
+
+ALL_EVENTS = [FunctionEmitted, FunctionChanged, FunctionFailed]

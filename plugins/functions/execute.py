@@ -11,7 +11,6 @@ the timeout a 504; never a 500.
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from quart import Blueprint, Response, current_app, jsonify, request
@@ -22,8 +21,6 @@ from colonnade.permissions import require
 from colonnade.plugins.functions import invoke, loader, running, store
 from colonnade.plugins.functions.invoke import Invocation
 from colonnade.plugins.functions.runtime import Live, digest
-
-log = logging.getLogger("colonnade.functions")
 
 bp = Blueprint("functions_execute", __name__)
 actions_bp = Blueprint("functions_actions", __name__)
@@ -76,7 +73,6 @@ def failure(live: Live, error: Exception, status: int = 502) -> ApiError:
     if isinstance(error, running.FunctionTimeout):
         return ApiError(504, f"Function {live.id} {error}")
     inner = error.error if isinstance(error, running.FunctionFailed) else error
-    log.error("function %r failed", live.id, exc_info=inner)
     return ApiError(status, f"Function {live.id} failed: {loader.describe_error(live.id, inner)}")
 
 

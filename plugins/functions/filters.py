@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import logging
 from typing import TYPE_CHECKING, Any
 
 from colonnade.hookspecs import hookimpl
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
     from colonnade.host import Host
     from colonnade.plugins.completions.providers import CompletionContext
     from colonnade.plugins.functions.runtime import Live
-
-log = logging.getLogger("colonnade.functions")
 
 #: Request keys restored from the context for a filter's view of the body.
 BODY_EXTRAS = ("chat_id", "id", "session_id", "files", "features", "filter_ids", "tool_ids", "variables")
@@ -75,7 +72,6 @@ async def run_on_body(host: Host, live: Live, method_name: str, ctx: CompletionC
     try:
         result = await invoke.call_method(host, live, method_name, "body", body, invocation)
     except (running.FunctionFailed, running.FunctionTimeout) as error:
-        log.warning("filter %r refused a request: %s", live.id, failure_text(live, error))
         inner = error.error if isinstance(error, running.FunctionFailed) else error
         raise CompletionRejected(str(inner) or failure_text(live, error)) from None
     if not isinstance(result, dict):
@@ -124,9 +120,8 @@ class FilterHooks:
         }
         try:
             result = await invoke.call_method(host, self.live, "outlet", "body", body, invocation_for(ctx))
-        except (running.FunctionFailed, running.FunctionTimeout) as error:
-            log.error("filter outlet failed: %s", failure_text(self.live, error))
-            return
+        except (running.FunctionFailed, running.FunctionTimeout):
+            return  # reported; the answer goes on unchanged
         messages = result.get("messages") if isinstance(result, dict) else None
         if not messages or not isinstance(messages[-1], dict):
             return
@@ -179,9 +174,8 @@ class FilterStream:
                             extra={"__body__": ctx.request},
                             session=session,
                         )
-                    except (running.FunctionFailed, running.FunctionTimeout) as error:
-                        log.error("filter stream failed: %s", failure_text(live, error))
-                        yield chunk
+                    except (running.FunctionFailed, running.FunctionTimeout):
+                        yield chunk  # reported; the chunk goes on unchanged
                         continue
                     if changed:
                         yield changed

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from colonnade.plugins.functions import running, valves
-from colonnade.plugins.functions.events import FunctionEmitted
+from colonnade.plugins.functions import loader, running, valves
+from colonnade.plugins.functions.events import FunctionEmitted, FunctionFailed
 
 if TYPE_CHECKING:
     from colonnade.actors import Actor
@@ -187,6 +187,19 @@ def timeout_of(host: Host) -> float:
     return host.plugin_config("functions").timeout_seconds
 
 
+async def report(host: Host, live: Live, method: str, error: Exception, invocation: Invocation) -> None:
+    """Log a failed call and emit ``functions.failed`` for observers (audit logs, webhooks)."""
+    timed_out = isinstance(error, running.FunctionTimeout)
+    inner = error.error if isinstance(error, running.FunctionFailed) else error
+    text = str(error) if timed_out else loader.describe_error(live.id, inner)
+    log.error("function %r failed in %s: %s", live.id, method, text, exc_info=None if timed_out else inner)
+    await host.emit(
+        FunctionFailed(
+            actor=invocation.actor, function_id=live.id, method=method, error=text, timed_out=timed_out
+        )
+    )
+
+
 async def call_method(
     host: Host,
     live: Live,
@@ -197,14 +210,18 @@ async def call_method(
     extra: dict[str, Any] | None = None,
     session: running.Session | None = None,
 ) -> Any:
-    """Call ``instance.<method_name>`` off the loop (in ``session`` when given); raises
-    ``running.FunctionFailed`` or ``running.FunctionTimeout``."""
+    """Call ``instance.<method_name>`` off the loop (in ``session`` when given); a failure is reported
+    and raised as ``running.FunctionFailed`` or ``running.FunctionTimeout``."""
     method = getattr(live.loaded.instance, method_name)
     refresh_valves(live)
     kwargs = await arguments(host, live, method, payload_name, payload, invocation, extra)
-    if session is not None:
-        return await session.call(method, kwargs, timeout_of(host))
-    return await running.call(method, kwargs, timeout_of(host), f"{live.id}.{method_name}")
+    try:
+        if session is not None:
+            return await session.call(method, kwargs, timeout_of(host))
+        return await running.call(method, kwargs, timeout_of(host), f"{live.id}.{method_name}")
+    except (running.FunctionFailed, running.FunctionTimeout) as error:
+        await report(host, live, method_name, error, invocation)
+        raise
 
 
 async def call_method_streaming(
@@ -213,4 +230,8 @@ async def call_method_streaming(
     method = getattr(live.loaded.instance, method_name)
     refresh_valves(live)
     kwargs = await arguments(host, live, method, "body", payload, invocation)
-    return await running.call_streaming(method, kwargs, timeout_of(host), f"{live.id}.{method_name}")
+    try:
+        return await running.call_streaming(method, kwargs, timeout_of(host), f"{live.id}.{method_name}")
+    except (running.FunctionFailed, running.FunctionTimeout) as error:
+        await report(host, live, method_name, error, invocation)
+        raise

@@ -203,7 +203,6 @@ class FunctionsProvider:
         except running.FunctionTimeout as error:
             raise ProviderError(504, f"Function {live.id} {error}") from None
         except running.FunctionFailed as failed:
-            log.error("pipe function %r failed", live.id, exc_info=failed.error)
             raise ProviderError(502, failed_text(live.id, failed.error)) from None
         if streaming:
             return relay(model_id, value, live.id)

@@ -10,6 +10,8 @@ import openai
 import pytest
 from functions_helpers import HELLO, create, sample
 
+from colonnade import hookimpl
+
 pytestmark = pytest.mark.asyncio
 
 
@@ -28,8 +30,8 @@ def release():
         module.RELEASE.set()
 
 
-async def misbehaving(functions_env, release, timeout=0.5):
-    env = await functions_env(config={"timeout_seconds": timeout})
+async def misbehaving(functions_env, release, timeout=0.5, plugins=()):
+    env = await functions_env(config={"timeout_seconds": timeout}, plugins=list(plugins))
     await create(env.client, env.admin, "bad", sample("misbehaving_pipe"))
     release.append(env.registry.live["bad"].loaded.module)
     return env
@@ -46,8 +48,22 @@ async def health(env):
     assert response.status_code == 200
 
 
-async def test_a_pipe_that_raises_is_a_502_naming_the_line(functions_env, release):
-    env = await misbehaving(functions_env, release)
+class Observer:
+    """Records the events the host emits."""
+
+    __name__ = "event_observer"
+
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def on_event(self, host, event):
+        self.events.append(event)
+
+
+async def test_a_pipe_that_raises_is_a_502_naming_the_line_and_reported(functions_env, release):
+    observer = Observer()
+    env = await misbehaving(functions_env, release, plugins=[observer])
     response = await env.client.post(
         "/api/chat/completions", json={"model": "bad.raises", "messages": HELLO}, headers=env.user
     )
@@ -56,12 +72,18 @@ async def test_a_pipe_that_raises_is_a_502_naming_the_line(functions_env, releas
         "detail": f"functions: Function bad failed: ValueError on line {line_of('raise ValueError')}: "
         "the pipe is broken"
     }
+    failed = [event for event in observer.events if event.name == "functions.failed"]
+    assert [(event.function_id, event.method, event.timed_out) for event in failed] == [
+        ("bad", "pipe", False)
+    ]
+    assert failed[0].error == f"ValueError on line {line_of('raise ValueError')}: the pipe is broken"
     await health(env)
 
 
 @pytest.mark.parametrize("mode", ["blocks", "spins", "awaits"])
 async def test_a_pipe_past_its_timeout_is_a_504_and_the_host_keeps_answering(functions_env, release, mode):
-    env = await misbehaving(functions_env, release)
+    observer = Observer()
+    env = await misbehaving(functions_env, release, plugins=[observer])
     pending = asyncio.ensure_future(ask(env, f"bad.{mode}"))
     # While the function hangs, the host answers other requests.
     await health(env)
@@ -71,6 +93,10 @@ async def test_a_pipe_past_its_timeout_is_a_504_and_the_host_keeps_answering(fun
     status, body = await pending
     assert status == 504
     assert b"Function bad timed out after 0.5 s" in body
+    failed = [event for event in observer.events if event.name == "functions.failed"]
+    assert [(event.method, event.error, event.timed_out) for event in failed] == [
+        ("pipe", "timed out after 0.5 s", True)
+    ]
 
 
 async def test_an_awaiting_loop_is_cancelled_so_its_thread_ends(functions_env, release):

@@ -37,8 +37,10 @@ async def test_valves_spec_read_and_update(functions_env):
         ({"max_messages": 0}, "Invalid valves: max_messages: Input should be greater than or equal to 1"),
         (
             {"max_messages": "many"},
-            "Invalid valves: max_messages: Input should be a valid integer, "
-            "unable to parse string as an integer",
+            (
+                "Invalid valves: max_messages: Input should be a valid integer, "
+                "unable to parse string as an integer"
+            ),
         ),
         ([1], "The request body must be a JSON object"),
     ],

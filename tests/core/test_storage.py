@@ -64,6 +64,21 @@ async def test_a_restart_applies_nothing_again(storage_settings):
 
 
 @pytest.mark.asyncio
+async def test_a_migration_missing_from_the_record_is_not_taken_as_applied(storage_settings):
+    """The restart fast path (every migration on disk recorded: nothing to load) must not hide one
+    that is not recorded."""
+    async with served(storage_settings) as host:
+        connection = host.db.db(db.connection_name(host.settings))
+        config = db.tortoise_config(host.settings, db.collect_db_models(host.pm))
+        apps = {label: app for label, app in config["apps"].items() if "migrations" in app}
+        assert db.migration_names(apps["auth"]["migrations"]) == {"0001_initial"}
+        assert await db._all_applied(connection, apps)
+        await connection.execute_query("DELETE FROM tortoise_migrations WHERE name = '0001_initial'")
+        assert not await db._all_applied(connection, apps)  # so the full check runs, and finds it
+        assert await db.pending_migrations(host.db, config) == ["auth.0001_initial"]
+
+
+@pytest.mark.asyncio
 async def test_migrate_on_start_can_be_switched_off(storage_settings):
     database = storage_settings.database.model_copy(update={"migrate_on_start": False})
     settings = storage_settings.model_copy(update={"database": database})

@@ -92,8 +92,8 @@ class Live:
 
 
 async def load(host: Host, function_id: str, source: str) -> loader.Loaded:
-    """Check and execute ``source`` off the loop; raises :class:`loader.LoadError`."""
-    loader.check_source(function_id, source)  # cheap: syntax, a class, requirements
+    """Check and execute ``source`` off the loop (compiling a large module takes a while too);
+    raises :class:`loader.LoadError`."""
     timeout = host.plugin_config("functions").timeout_seconds
     try:
         return await running.run_blocking(lambda: loader.execute(function_id, source), timeout, function_id)

@@ -39,28 +39,36 @@ def page_arguments() -> tuple[int, int]:
     return start, count
 
 
+def queries(resource_type: str, text: str | None, sort_by: str | None, descending: bool, start: int,
+            count: int) -> tuple[Any, Any]:
+    """The count query and the page query of a listing (``bench/scim.py`` explains these very ones).
+
+    :raises ScimError: ``invalidFilter`` for a bad filter, ``invalidValue`` for a bad ``sortBy``.
+    """
+    is_user = resource_type == "User"
+    query = (ScimUser if is_user else ScimGroup).all()
+    if text is not None:
+        query = query.filter(to_query(resource_type, parse_filter(text)))
+    link = "user" if is_user else "group"
+    column = sort_field(resource_type, sort_by) if sort_by else f"{link}__created_at"
+    sign = "-" if descending else ""
+    page = query.order_by(sign + column, sign + f"{link}_id").offset(start - 1).limit(count).select_related(link)
+    return query, page
+
+
 async def list_resources(rt: d.ScimResourceType, selection: Selection, base_url: str) -> dict[str, Any]:
     from colonnade.plugins.scim.groups import render_groups
     from colonnade.plugins.scim.users import render_users
 
-    is_user = rt.name == "User"
     start, count = page_arguments()
-    query = (ScimUser if is_user else ScimGroup).all()
-    text = request.args.get("filter")
-    if text is not None:
-        query = query.filter(to_query(rt.name, parse_filter(text)))
     order = request.args.get("sortOrder", "ascending").lower()
     if order not in ("ascending", "descending"):
         raise invalid_value("sortOrder must be ascending or descending")
-    sort_by = request.args.get("sortBy")
-    column = sort_field(rt.name, sort_by) if sort_by else ("user__created_at" if is_user else "group__created_at")
-    sign = "-" if order == "descending" else ""
+    query, page = queries(rt.name, request.args.get("filter"), request.args.get("sortBy"), order == "descending",
+                          start, count)
     total = await query.count()
-    rows: list[Any] = []
-    if count:
-        link = "user" if is_user else "group"
-        rows = await query.order_by(sign + column, sign + f"{link}_id").offset(start - 1).limit(count).select_related(link)
-    if is_user:
+    rows: list[Any] = await page if count else []
+    if rt.name == "User":
         resources = await render_users(rows, base_url)
     else:
         resources = await render_groups(rows, base_url, with_members=selection.wants("members"))

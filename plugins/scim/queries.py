@@ -66,14 +66,13 @@ class Scope:
         resolved = d.resolve(self.resource_type, path.urn, path.attr, path.sub)
         if resolved is None:
             raise invalid_filter(f"unknown attribute {path}")
-        whole = d.Resolved(resolved.schema, resolved.attribute).key
-        target = self.targets.get(resolved.key) or self.targets.get(whole)
-        if target is None:
-            raise invalid_filter(f"attribute {path} cannot be filtered on")
-        sub = resolved.sub.name if (isinstance(target, Related) and resolved.sub) else None
-        if isinstance(target, Related) is False and resolved.sub is not None and resolved.key not in self.targets:
-            raise invalid_filter(f"attribute {path} cannot be filtered on")
-        return target, sub
+        direct = self.targets.get(resolved.key)
+        if direct is not None:
+            return direct, None
+        whole = self.targets.get(d.Resolved(resolved.schema, resolved.attribute).key)
+        if isinstance(whole, Related) and resolved.sub is not None:
+            return whole, resolved.sub.name
+        raise invalid_filter(f"attribute {path} cannot be filtered on")
 
 
 def _attr(resource_type: d.ScimResourceType, key: str) -> d.ScimAttribute:

@@ -1,0 +1,65 @@
+"""Request bodies of the memory routes (Open WebUI's field names)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MemoryType = Literal["user", "context"]
+
+
+def _not_blank(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+class AddMemoryForm(BaseModel):
+    """``POST /api/memory`` and Open WebUI's ``POST /api/v1/memories/add``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    content: str = Field(min_length=1)
+    type: MemoryType = "context"
+    path: str | None = Field(default=None, max_length=1024)
+    meta: dict[str, Any] | None = None
+
+    _content = field_validator("content")(_not_blank)
+
+
+class UpdateMemoryForm(BaseModel):
+    """``POST /api/memory/:id`` and Open WebUI's ``POST /api/v1/memories/{id}/update``: at least one
+    field (checked by the view, which answers Open WebUI's 400)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    content: str | None = Field(default=None, min_length=1)
+    type: MemoryType | None = None
+    path: str | None = Field(default=None, max_length=1024)
+    meta: dict[str, Any] | None = None
+
+    _content = field_validator("content")(_not_blank)
+
+
+class QueryMemoryForm(BaseModel):
+    """``POST /api/memory/query`` and Open WebUI's ``POST /api/v1/memories/query``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    content: str = Field(min_length=1, max_length=100_000)
+    k: int = Field(default=1, ge=1, le=1000)
+
+    _content = field_validator("content")(_not_blank)
+
+
+class SearchMemoryForm(BaseModel):
+    """Open WebUI's ``POST /api/v1/memories/search``: a text search over the caller's memories."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: str | None = Field(default=None, max_length=10_000)
+    type: Literal["user", "context", "all"] = "all"
+    path: str | None = Field(default=None, max_length=1024)
+    memory_id: str | None = Field(default=None, max_length=36)
+    limit: int = Field(default=20, ge=1, le=1000)

@@ -5,8 +5,8 @@ One provider serves every active pipe. A pipe is one model with the function's i
 entry, ``<function id>.<sub id>``, named ``<Pipe.name><entry name>``. ``complete`` calls ``pipe(body)``
 off the loop and turns what it returns into OpenAI's shapes (API.md 4.1.6): a string is the answer; a
 generator's strings become ``chat.completion.chunk`` deltas, its dicts with ``choices`` pass as they
-are; a dict with ``choices`` is a whole completion. A pipe that raises is a 502 naming the function and
-the line, one that runs past the timeout a 504.
+are and other dicts are dropped; a dict with ``choices`` is a whole completion. A pipe that raises is
+a 502 naming the function and the line, one that runs past the timeout a 504.
 """
 
 from __future__ import annotations
@@ -83,8 +83,9 @@ def to_chunk(model: str, completion_id: str, item: Any) -> dict[str, Any] | None
             except ValueError:
                 pass
         return chunk(model, completion_id, {"content": text}) if text else None
-    if isinstance(item, dict) and isinstance(item.get("choices"), list):
-        return item
+    if isinstance(item, dict):
+        # A chunk passes as it is; other dicts (Open WebUI's UI events) mean nothing to OpenAI clients.
+        return item if isinstance(item.get("choices"), list) else None
     if item is None:
         return None
     return chunk(model, completion_id, {"content": str(item)})

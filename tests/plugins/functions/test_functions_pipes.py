@@ -145,3 +145,29 @@ async def test_a_pipe_gets_the_open_webui_metadata_of_the_request(functions_env)
     emitted = [event for event in observer.events if event.name == "functions.emitted"]
     assert [(event.chat_id, event.message_id, event.type) for event in emitted] == [("c-1", "m-2", "status")]
     assert emitted[0].data == {"description": "writing", "done": False}
+
+
+MIXED = """
+import json
+
+
+class Pipe:
+    def pipe(self, body):
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "x",
+                 "choices": [{"index": 0, "delta": {"content": "dict "}, "finish_reason": None}]}
+        yield "text "
+        yield b"bytes "
+        yield {"type": "status", "data": {"description": "a UI event"}}
+        yield chunk
+        yield "data: " + json.dumps({**chunk, "choices": [{"index": 0, "delta": {"content": "sse"}}]})
+        yield "data: [DONE]"
+        yield 42
+"""
+
+
+async def test_what_a_pipe_yields_becomes_chunks(functions_env):
+    env = await functions_env()
+    await create(env.client, env.admin, "mixed", MIXED)
+    body = {"model": "mixed", "messages": HELLO}
+    response = await env.client.post("/api/chat/completions", json=body, headers=env.user)
+    assert (await response.get_json())["choices"][0]["message"]["content"] == "text bytes dict sse42"

@@ -12,10 +12,13 @@ Host to worker::
     {"op": "load", "pipeline": id, "source": str, "valves": {...}, "startup": bool}
     {"id": n, "op": "pipe" | "inlet" | "outlet" | "valves" | "startup" | "shutdown", "args": {...}}
     {"op": "cancel", "target": n}
+    {"op": "ack", "target": n, "count": k}
 
 Worker to host: ``{"id": n, "result": value}``, or ``{"id": n, "item": value}`` per streamed piece
 followed by ``{"id": n, "end": true}``, or ``{"id": n, "error": str, "kind": "raised" | "invalid"}``.
-The load is answered as call ``0``. End of input ends the process at once.
+The load is answered as call ``0``. End of input ends the process at once. A stream has at most
+``WINDOW`` items in flight: the host acknowledges each item it has relayed, and the generator is not
+asked for more until it does, so a fast generator and a slow client do not pile items up in the host.
 
 This module imports only the standard library at the top: the host never imports it, and a worker
 pays only for what the pipeline itself imports (pydantic, for ``Valves``).
@@ -35,6 +38,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 PIPELINE_TYPES = ("pipe", "filter", "manifold")
+#: Stream items sent and not yet acknowledged by the host, per call.
+WINDOW = 32
 
 
 class Invalid(Exception):
@@ -78,6 +83,7 @@ class Runner:
         self.pipeline: Any = None
         self.pipeline_id = ""
         self.cancelled: set[int] = set()
+        self.credits: dict[int, threading.Semaphore] = {}
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name="pipeline-loop", daemon=True).start()
 
@@ -198,6 +204,7 @@ class Runner:
             self.protocol.send({"id": call_id, "error": _one_line(error), "kind": "raised"})
         finally:
             self.cancelled.discard(call_id)
+            self.credits.pop(call_id, None)
 
     def pipe(self, call_id: int, args: dict[str, Any]) -> None:
         method = getattr(self.pipeline, "pipe", None)
@@ -216,8 +223,10 @@ class Runner:
         if isinstance(result, str | bytes | dict | list) or not isinstance(result, Iterator):
             self.protocol.send({"id": call_id, "result": result})
             return
+        credit = self.credits.setdefault(call_id, threading.Semaphore(WINDOW))
         try:
             for item in result:
+                credit.acquire()
                 if call_id in self.cancelled:
                     break
                 self.protocol.send({"id": call_id, "item": item})
@@ -281,6 +290,14 @@ def main() -> None:
             continue
         if op == "cancel":
             runner.cancelled.add(message.get("target"))
+            credit = runner.credits.get(message.get("target"))
+            if credit is not None:
+                credit.release()  # wake a stream waiting for credit, to see it is cancelled
+            continue
+        if op == "ack":
+            credit = runner.credits.get(message.get("target"))
+            if credit is not None:
+                credit.release(max(1, int(message.get("count") or 1)))
             continue
         call_id = message.get("id")
         threading.Thread(

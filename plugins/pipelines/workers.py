@@ -131,10 +131,9 @@ class PipelineWorker:
         if process.returncode is None and process.stdin is not None:
             with contextlib.suppress(Exception):
                 process.stdin.close()
-            try:
-                await asyncio.wait_for(process.wait(), timeout)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await process.wait()
         await self.kill()
 
     async def kill(self, reason: str | None = None) -> None:
@@ -146,7 +145,8 @@ class PipelineWorker:
             # Its output ended: it is exiting. Signalling now would reap it behind asyncio's back
             # (Popen polls first) and lose its exit code, so give it a moment to be reaped first.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(process.wait()), 1.0)
+                async with asyncio.timeout(1.0):
+                    await process.wait()
         if process is not None and process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
@@ -209,8 +209,11 @@ class PipelineWorker:
     async def _receive(
         self, call_id: int, queue: asyncio.Queue[dict[str, Any]], timeout: float, what: str
     ) -> dict[str, Any]:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives
+        # just as the item does, and a stream whose client left would then never be closed.
         try:
-            message = await asyncio.wait_for(queue.get(), timeout)
+            async with asyncio.timeout(timeout):
+                message = await queue.get()
         except TimeoutError:
             log.warning("pipeline %r: %s took over %s s; killing its worker", self.pipeline_id, what, timeout)
             await self.kill(f"{what} took longer than {timeout:g} s")
@@ -283,11 +286,17 @@ class PipelineWorker:
                     finished = True
                     raise self._failure(message, op)
                 yield message.get("item")
+                self._ack(call_id)
                 message = await self._receive(call_id, queue, limit, op)
         finally:
             self._calls.pop(call_id, None)
             if not finished:
                 self._cancel(call_id)
+
+    def _ack(self, call_id: int) -> None:
+        """The item was relayed: the worker may produce one more (flow control, see ``worker.WINDOW``)."""
+        with contextlib.suppress(WorkerFailure):
+            self._write({"op": "ack", "target": call_id, "count": 1})
 
     def _cancel(self, call_id: int) -> None:
         with contextlib.suppress(WorkerFailure):

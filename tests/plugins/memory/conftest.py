@@ -25,6 +25,7 @@ async def memory_app(make_app: Any, fake_upstream: Any, auth_headers: Any):
     ) -> SimpleNamespace:
         fake = await fake_upstream("openai")
         fake.app.control.embed = word_vector
+        fake.app.control.models.append("text-embedding-3-large")  # to switch to in a test
         plugins = ["rag", "memory", "openai"]
         config: dict[str, Any] = {
             "rag": {

@@ -5,32 +5,13 @@ reset, and that every route sees the caller's memories only."""
 from __future__ import annotations
 
 import pytest
-from memory_helpers import embedded_texts
-
-from colonnade.plugins.rag.service import rag_service
+from memory_helpers import add, embedded_texts, stored_vectors, user_id
 
 pytestmark = pytest.mark.asyncio
 
 TEA = "I drink green tea every morning."
 RUST = "I am writing a compiler in Rust."
 CAT = "My cat is called Miso."
-
-
-async def user_id(env, headers) -> str:
-    response = await env.client.get("/api/v1/auths/", headers=headers)
-    return (await response.get_json())["id"]
-
-
-async def add(env, headers, content: str, prefix: str = "/api/v1/memories/add", **extra) -> dict:
-    response = await env.client.post(prefix, json={"content": content, **extra}, headers=headers)
-    assert response.status_code in (200, 201), await response.get_data()
-    return await response.get_json()
-
-
-async def stored_vectors(env, owner: str) -> dict[str, str]:
-    """``{memory id: text}`` in the owner's collection."""
-    rag = rag_service(env.app.extensions["colonnade"])
-    return {record.id: record.text for record in await rag.store.get("user-memory-" + owner)}
 
 
 async def test_add_list_and_read_at_both_prefixes(memory_app):

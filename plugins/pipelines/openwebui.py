@@ -9,6 +9,7 @@ pipelines this host runs itself. ``GET /list`` names both. A server that cannot 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from quart import Blueprint, current_app, jsonify, request
 
@@ -175,7 +176,7 @@ async def delete_pipeline(actor: Actor) -> Any:
 async def get_valves(pipeline_id: str, actor: Actor) -> Any:
     server = target(parse_index(request.args.get("urlIdx")))
     if server is not None:
-        return await proxied(server, "GET", f"{pipeline_id}/valves")
+        return await proxied(server, "GET", f"{quote(pipeline_id, safe='')}/valves")
     return jsonify(effective_valves(await service().get(pipeline_id)))
 
 
@@ -184,7 +185,7 @@ async def get_valves(pipeline_id: str, actor: Actor) -> Any:
 async def get_valves_spec(pipeline_id: str, actor: Actor) -> Any:
     server = target(parse_index(request.args.get("urlIdx")))
     if server is not None:
-        return await proxied(server, "GET", f"{pipeline_id}/valves/spec")
+        return await proxied(server, "GET", f"{quote(pipeline_id, safe='')}/valves/spec")
     return jsonify(((await service().get(pipeline_id)).info or {}).get("valves_spec"))
 
 
@@ -194,5 +195,5 @@ async def update_valves(pipeline_id: str, actor: Actor) -> Any:
     server = target(parse_index(request.args.get("urlIdx")))
     values = await json_object()
     if server is not None:
-        return await proxied(server, "POST", f"{pipeline_id}/valves/update", json=values)
+        return await proxied(server, "POST", f"{quote(pipeline_id, safe='')}/valves/update", json=values)
     return jsonify(await service().set_valves(pipeline_id, values))

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 
@@ -121,10 +122,16 @@ class RemoteServer:
         """The server's ``/models`` entries (pipes, manifolds and filters), cached ``ttl`` seconds."""
         if self._cached is not None and self._cached[0] > time.monotonic():
             return self._cached[1]
-        answer = await self.json("GET", "models")
-        data = answer.get("data") if isinstance(answer, dict) else None
-        if not isinstance(data, list):
-            raise RemoteError(502, f"{self.label} sent a malformed model list")
+        try:
+            answer = await self.json("GET", "models")
+            data = answer.get("data") if isinstance(answer, dict) else None
+            if not isinstance(data, list):
+                raise RemoteError(502, f"{self.label} sent a malformed model list")
+        except RemoteError:
+            # Remember the failure as an empty list for a while: every completion asks for the
+            # filters, and a server that is down must not cost each one a connection attempt.
+            self._cached = (time.monotonic() + ttl, [])
+            raise
         models = [entry for entry in data if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
         self._cached = (time.monotonic() + ttl, models)
         return models
@@ -173,7 +180,7 @@ class RemoteServer:
 
     async def filter(self, pipeline_id: str, direction: str, body: dict[str, Any], user: dict[str, Any]) -> Any:
         """Run a filter's ``inlet`` or ``outlet`` on ``body``; returns the body the server sends back."""
-        return await self.json("POST", f"{pipeline_id}/filter/{direction}", json={"user": user, "body": body})
+        return await self.json("POST", f"{quote(pipeline_id, safe='')}/filter/{direction}", json={"user": user, "body": body})
 
 
 _DONE = object()

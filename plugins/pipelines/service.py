@@ -154,17 +154,21 @@ class PipelineService:
             if not force and time.monotonic() - self._synced < self.config.sync_interval:
                 return
             wanted = dict(await Pipeline.filter(is_active=True).values_list("id", "version"))
+            changed = False
             for pipeline_id, running in list(self.running.items()):
                 if wanted.get(pipeline_id) != running.version:
                     self.running.pop(pipeline_id, None)
                     await self._retire(running)
+                    changed = True
             for pipeline_id in wanted:
                 if pipeline_id not in self.running:
                     row = await Pipeline.get_or_none(id=pipeline_id, is_active=True)
                     if row is not None:
                         self.running[pipeline_id] = Running.of(row)
+                        changed = True
             self._synced = time.monotonic()
-            self._models_changed()
+            if changed:
+                self._models_changed()
 
     def _models_changed(self) -> None:
         completions = self.host.state("completions")

@@ -14,6 +14,12 @@ even a plain value.
 every route when it is registered: about 5% of the start-up CPU with the built-in plugins' few hundred
 routes, for builders that colonnade calls for a handful of routes at most. :class:`LazyBuildRule`
 compiles each one the first time it is used.
+
+**JSON encoding.** The standard library's encoder, with Flask's sorted keys, spent about 200 µs on a
+list of 50 chats; orjson writes the same document in a tenth of that. :func:`install_orjson` makes it
+the encoder of every JSON response, producing what Quart's provider would (compact, dates, models and
+anything else through the same ``default`` chain), except that keys keep their order instead of being
+sorted. Whatever orjson refuses (an integer beyond 64 bits, say) takes the standard path.
 """
 
 from __future__ import annotations
@@ -31,9 +37,10 @@ _MAX_DEPTH = 32
 
 
 def install_fast_paths(app: Any) -> None:
-    """Install both fast paths; call after ``QuartSchema(app)`` and before any route is registered."""
+    """Install the fast paths; call after ``QuartSchema(app)`` and before any route is registered."""
     app.url_rule_class = LazyBuildRule
     install_json_fast_path(app)
+    install_orjson(app)
 
 
 class LazyBuildRule(QuartRule):
@@ -104,3 +111,38 @@ def is_plain_json(value: Any, depth: int = 0) -> bool:
                 return False
         return True
     return False
+
+
+def install_orjson(app: Any) -> None:
+    """Encode JSON responses with orjson (see the module docstring); call after ``QuartSchema(app)``,
+    whose provider (pydantic-aware ``default``) this one extends."""
+    import orjson
+
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    provider = type(app.json)
+
+    class OrjsonProvider(provider):  # type: ignore[misc, valid-type]
+        sort_keys = False
+
+        def _encode(self, obj: Any, newline: bool = False) -> bytes | None:
+            if (self.compact is None and self._app.debug) or self.compact is False:
+                return None  # indented output: the standard path
+            try:
+                return orjson.dumps(obj, default=self.default, option=options | (orjson.OPT_APPEND_NEWLINE * newline))
+            except TypeError:  # orjson.JSONEncodeError is one: a value orjson cannot write
+                return None
+
+        def dumps(self, obj: Any, **kwargs: Any) -> str:
+            if kwargs.keys() <= {"separators"}:
+                encoded = self._encode(obj)
+                if encoded is not None:
+                    return encoded.decode()
+            return super().dumps(obj, **kwargs)
+
+        def response(self, *args: Any, **kwargs: Any) -> Any:
+            encoded = self._encode(self._prepare_response_obj(args, kwargs), newline=True)
+            if encoded is None:
+                return super().response(*args, **kwargs)
+            return self._app.response_class(encoded, mimetype=self.mimetype)
+
+    app.json = OrjsonProvider(app)

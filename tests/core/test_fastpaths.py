@@ -159,3 +159,33 @@ async def test_urls_are_built_with_lazily_compiled_builders():
     assert rule._build.__name__ == "build_on_first_use"  # never used, never compiled
     assert rule.build({"item_id": 6}, append_unknown=False) == ("", "/items/6")
     assert (await (await app.test_client().get("/items/7")).get_json()) == {"id": 7}
+
+
+def _standard_app(**config) -> Quart:
+    """The same routes with Quart's own JSON provider (quart-schema's), for comparison."""
+    app = _app(**config)
+    app.json = type(app.json).__mro__[1](app)
+    return app
+
+
+@pytest.mark.asyncio
+async def test_orjson_writes_what_the_standard_provider_writes():
+    fast, standard = _app().test_client(), _standard_app().test_client()
+    for path in ("/plain", "/plain-list", "/model", "/models-in-dict", "/dataclass", "/validated"):
+        ours, theirs = await fast.get(path), await standard.get(path)
+        assert (ours.status_code, await ours.get_json()) == (theirs.status_code, await theirs.get_json()), path
+        assert ours.mimetype == "application/json"
+    body = await (await fast.get("/plain")).get_data(as_text=True)
+    assert body.startswith('{"status":true,"nested"')  # compact, keys in the order written
+
+
+@pytest.mark.asyncio
+async def test_values_orjson_refuses_take_the_standard_path():
+    from quart import jsonify
+
+    app = _app()
+    async with app.app_context():
+        big = jsonify({"big": 2**70, "when": datetime(2026, 1, 2, tzinfo=UTC), 3: "int key"})
+        assert await big.get_json() == {"big": 2**70, "when": "2026-01-02T00:00:00Z", "3": "int key"}
+        assert app.json.dumps({"b": 1, "a": 2}) == '{"b":1,"a":2}'
+        assert app.json.dumps({"a": 1}, indent=2) == '{\n  "a": 1\n}'  # options: the standard path

@@ -9,7 +9,7 @@ Implements: add_hookspecs, register_config_models, register_actions, register_bl
 register_llm_providers (workspace models as the ``models`` provider, when the ``models`` plugin is
 loaded), completion_route_model (the ``trylast`` default: the model's entry in the caller's merged list).
 Owns: ``register_llm_providers``, ``completion_route_model``, ``completion_inlet``,
-``completion_stream_wrapper``, ``completion_outlet``.
+``completion_stream_wrapper``, ``completion_outlet``, ``completion_models``.
 Config: ``[plugins.completions]`` (``models_cache_ttl``, ``list_timeout``, ``bypass_model_access_control``).
 State: ``host.state("completions").providers`` (a ``NamedRegistry``) and ``.catalogue``.
 """

@@ -5,8 +5,9 @@ The pipeline of one ``POST /api/chat/completions`` request calls them in this or
     completion_route_model -> completion_inlet (each, in turn) -> provider.complete(...)
         -> completion_stream_wrapper (composed, streams only) -> completion_outlet (each, in turn)
 
-``register_llm_providers`` runs once, at start-up. The provider protocol and the context object the
-runtime hooks receive are in :mod:`colonnade.plugins.completions.providers`.
+``register_llm_providers`` runs once, at start-up; ``completion_models`` on every ``GET /api/models``.
+The provider protocol and the context object the runtime hooks receive are in
+:mod:`colonnade.plugins.completions.providers`.
 """
 
 from __future__ import annotations
@@ -123,4 +124,23 @@ def completion_outlet(host: Host, ctx: CompletionContext, response: dict) -> Any
 
     Collect, awaitable, run sequentially in hook order. Implemented by: filters (``functions``),
     ``tasks``, ``evaluations``.
+    """
+
+
+@hookspec
+def completion_models(host: Host, actor: Actor, models: list[dict]) -> Any:
+    """Add to the model list ``GET /api/models`` answers (Open WebUI's ``filters`` and ``actions``).
+
+    Called once per ``GET /api/models`` (and ``/api/v1/models``), after the providers' lists were
+    merged and filtered for the caller. Not called when a completion is routed.
+
+    :param host: The application host.
+    :param actor: The user asking.
+    :param models: The entries about to be sent, in order. Change the list in place; replace an entry
+        (``models[i] = {**entry, "actions": [...]}``) rather than changing it: the entries are shared
+        with the providers' cached lists.
+    :return: Nothing.
+
+    Collect, awaitable, run sequentially in hook order. Implemented by: ``functions`` (the toggleable
+    filters and the actions that apply to each model).
     """

@@ -9,6 +9,7 @@ from typing import Any
 from quart import Blueprint, Response, current_app, jsonify, request
 
 from colonnade.actors import Actor
+from colonnade.calling import await_me_maybe
 from colonnade.errors import ApiError
 from colonnade.permissions import require
 from colonnade.plugins.completions import pipeline
@@ -61,7 +62,11 @@ async def chat_completions(actor: Actor) -> Any:
 @require("completions.use")
 async def models(actor: Actor) -> Any:
     """Every model the caller may use, merged over the providers: ``{"data": [...]}``."""
-    catalogue = host().state("completions").catalogue
+    the_host = host()
+    catalogue = the_host.state("completions").catalogue
     if request.args.get("refresh", "").lower() in ("1", "true", "yes"):
         catalogue.clear()
-    return jsonify({"data": listing(await catalogue.merged(actor))})
+    models = listing(await catalogue.merged(actor))
+    for result in the_host.pm.hook.completion_models(host=the_host, actor=actor, models=models):
+        await await_me_maybe(result)
+    return jsonify({"data": models})

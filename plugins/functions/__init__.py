@@ -8,9 +8,10 @@ timeout (``running.py``); workers notice changes through a version stamp (``runt
 Details: ``docs/functions.md`` and ``docs/api/functions.md``.
 
 Implements: register_config_models, register_db_models, register_actions, register_events,
-register_blueprints, startup, shutdown, register_llm_providers and completion_inlet (both optional:
-only with the ``completions`` plugin). Config: ``[plugins.functions]`` (``timeout_seconds``,
-``valves_key``). State: ``host.state("functions").registry`` and ``.codec``.
+register_blueprints, startup, shutdown, and (only with the ``completions`` plugin)
+register_llm_providers, completion_inlet and completion_models (each model's ``actions`` and
+``filters``, ``listing.py``). Config: ``[plugins.functions]`` (``timeout_seconds``, ``valves_key``).
+State: ``host.state("functions").registry`` and ``.codec``.
 """
 
 from __future__ import annotations
@@ -99,3 +100,10 @@ def completion_inlet(host: Any, ctx: Any) -> None:
     from colonnade.plugins.functions.pipes import CURRENT
 
     CURRENT.set(ctx)
+
+
+@hookimpl(optionalhook=True)
+def completion_models(host: Any, models: list) -> Any:
+    from colonnade.plugins.functions.listing import decorate
+
+    return lambda: decorate(host, models)

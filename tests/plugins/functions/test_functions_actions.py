@@ -147,3 +147,49 @@ async def test_execute_bad_bodies_are_400(functions_env):
         assert response.status_code == 400
     response = await env.client.post("/api/functions/nothing/execute", json={"body": {}}, headers=env.admin)
     assert response.status_code == 404
+
+
+MULTI_ACTION = """
+class Action:
+    actions = [{"id": "short", "name": "Short summary", "icon_url": "data:image/svg+xml;base64,AA=="},
+               {"id": "long", "name": "Long summary"}]
+
+    def action(self, body, __id__=None):
+        return {"ran": __id__}
+"""
+
+
+async def test_models_list_their_action_buttons_and_filter_switches(functions_env):
+    from functions_helpers import Recorder, RecorderPlugin, tagging_filter
+
+    env = await functions_env(plugins=[RecorderPlugin(Recorder())], load_plugins=["models"])
+    await create(env.client, env.admin, "count", sample("word_count_action"), is_global=True)
+    await create(env.client, env.admin, "summary", MULTI_ACTION)
+    await create(env.client, env.admin, "optin", tagging_filter("opted", 0, toggle=True))
+    await create(env.client, env.admin, "always", tagging_filter("always", 0), is_global=True)
+    body = {
+        "id": "helper",
+        "base_model_id": "rec-1",
+        "name": "Helper",
+        "access_control": None,
+        "meta": {"actionIds": ["summary"], "filterIds": ["optin"]},
+    }
+    assert (await env.client.post("/api/models", json=body, headers=env.admin)).status_code == 200
+
+    # Admins see base models too; users see only the workspace models shared with them.
+    listed = await (await env.client.get("/api/models", headers=env.admin)).get_json()
+    models = {entry["id"]: entry for entry in listed["data"]}
+    assert [button["id"] for button in models["rec-1"]["actions"]] == ["count"]
+    assert models["rec-1"]["filters"] == []
+    assert [(b["id"], b["name"]) for b in models["helper"]["actions"]] == [
+        ("count", "Count"),
+        ("summary.short", "Short summary"),
+        ("summary.long", "Long summary"),
+    ]
+    assert models["helper"]["actions"][1]["icon"] == "data:image/svg+xml;base64,AA=="
+    assert models["helper"]["actions"][0]["description"] == "count for the tests"
+    assert models["helper"]["filters"] == [
+        {"id": "optin", "name": "Optin", "description": "optin for the tests", "icon": None}
+    ]
+    response = await env.client.post("/api/chat/actions/summary.long", json=ACTION_BODY, headers=env.user)
+    assert await response.get_json() == {"ran": "long"}

@@ -12,13 +12,15 @@ import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from colonnade.errors import ApiError
-from colonnade.streams import coalesce, drain
 from colonnade.plugins.ollama.upstreams import Upstream
+from colonnade.streams import coalesce, drain
+
+# httpx is imported where it is used: a server with no upstream configured never loads it.
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("colonnade.ollama")
 
@@ -60,6 +62,7 @@ class UpstreamStream:
         U+2028, which JSON strings may hold unescaped (Go's encoder leaves U+0085 as it is), so a
         model writing one would cut its line in two.
         """
+        import httpx
         while not self._complete:
             if self._ended:
                 return None

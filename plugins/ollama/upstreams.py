@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from colonnade.errors import ApiError
 
+# httpx is imported where it is used: a server with no upstream configured never loads it.
 if TYPE_CHECKING:
+    import httpx
     from colonnade.host import Host
     from colonnade.plugins.ollama.config import OllamaConfig, OllamaUpstream
 
@@ -66,6 +66,7 @@ class Upstream:
 
     def transport_error(self, error: httpx.HTTPError) -> ApiError:
         """502 (or 504 for a timeout) naming this upstream; the exception type says what failed."""
+        import httpx
         if isinstance(error, httpx.TimeoutException):
             return ApiError(504, f"{self.label} timed out ({type(error).__name__})")
         return ApiError(502, f"{self.label} is unreachable ({type(error).__name__})")
@@ -75,6 +76,7 @@ class Upstream:
 
         The caller must ``aclose()`` the response. A failure raises :class:`ApiError`.
         """
+        import httpx
         request = self.client.build_request(method, path, json=body)
         try:
             response = await self.client.send(request, stream=True)
@@ -101,6 +103,7 @@ class Upstream:
 
     async def request_json(self, method: str, path: str, body: Any = None) -> Any:
         """A whole JSON answer (for small, non-streamed calls)."""
+        import httpx
         response = await self.send(method, path, body)
         try:
             raw = await response.aread()
@@ -195,6 +198,7 @@ class Upstreams:
 
     @staticmethod
     def _build(host: Host, index: int, config: OllamaUpstream) -> Upstream:
+        import httpx
         name = config.name or str(index)
         headers = {}
         secret = config.api_key.get_secret_value() if config.api_key is not None else None

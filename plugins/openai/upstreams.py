@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
 from colonnade.streams import drain
 
+# httpx is imported where it is used: a server with no upstream configured never loads it.
 if TYPE_CHECKING:
+    import httpx
     from colonnade.plugins.openai.config import Connection, OpenAIConfig
 
 #: Bytes of an upstream error body read to find its message; the rest is dropped.
@@ -115,6 +115,7 @@ class Upstream:
         The caller owns the response and must ``aclose()`` it. Errors (network, timeout, status >= 400)
         are raised as :class:`UpstreamError`; the error response is closed here.
         """
+        import httpx
         url, params = self.url(endpoint, model)
         content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         headers = self._headers()
@@ -137,10 +138,12 @@ class Upstream:
         return response
 
     def timeout_error(self, error: Exception) -> UpstreamError:
+        import httpx
         what = "connect" if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout) else "answer"
         return UpstreamError(504, f"{self.label} did not {what} in time")
 
     async def _status_error(self, response: httpx.Response) -> UpstreamError:
+        import httpx
         try:
             raw = bytearray()
             async for chunk in response.aiter_bytes():
@@ -186,6 +189,7 @@ class Upstream:
 
     async def fetch_models(self, config: OpenAIConfig) -> list[dict[str, Any]]:
         """The upstream's raw model entries (``model_ids`` when configured); raises :class:`UpstreamError`."""
+        import httpx
         if self.connection.model_ids:
             return [
                 {"id": model, "object": "model", "owned_by": "openai"} for model in self.connection.model_ids
@@ -241,6 +245,7 @@ async def sse_events(response: httpx.Response, upstream: Upstream) -> AsyncItera
     without ``[DONE]`` gets one; a cut-off, malformed or stalled stream raises :class:`UpstreamError`.
     The response is closed however the iteration ends (a client disconnect included).
     """
+    import httpx
     pending = b""
     done = False
     chunks = response.aiter_bytes()

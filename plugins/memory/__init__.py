@@ -2,7 +2,7 @@
 
 Serves ``/api/memory`` (the spec) and ``/api/v1/memories`` (Open WebUI) from the same views
 (``views.py``). Memories are rows of the plugin's own table (``models.py``); each is embedded on write,
-and again on update, into the owner's vector collection ``user-memory-<user id>`` through the ``rag``
+and again when its text changes, into the owner's vector collection ``user-memory-<user id>`` through the ``rag``
 plugin's configured store and embedding function (``store.py``). For a user who has memory on, the
 memories nearest to their latest messages are appended to the system message of their completions
 (``context.py``). Details: ``docs/api/memory.md``.

@@ -117,13 +117,30 @@ async def add(
 
 
 async def update(rag: RagService, memory: Memory, changes: dict[str, Any]) -> Memory:
-    """Apply ``changes`` (``content``, ``type``, ``path``, ``meta``) and re-embed the memory."""
+    """Apply ``changes`` (``content``, ``type``, ``path``, ``meta``); a new content is embedded again,
+    other changes only rewrite the vector's metadata."""
+    new_text = changes.get("content", memory.content) != memory.content
     for key, value in changes.items():
         setattr(memory, key, value)
     memory.updated_at = now()
-    await index(rag, [memory])
+    if new_text or not await _restamp(rag, memory):
+        await index(rag, [memory])
     await memory.save(update_fields=[*changes, "updated_at"])
     return memory
+
+
+async def _restamp(rag: RagService, memory: Memory) -> bool:
+    """Store the memory's vector again with its current metadata, without embedding; ``False`` when
+    there is no vector to reuse."""
+    collection = collection_of(memory.user_id)
+    if await guarded(rag.collection(collection)) is None:
+        return False
+    found = await guarded(rag.store.get(collection, {"id": memory.id}, with_vectors=True))
+    if not found or not found[0].vector:
+        return False
+    item = (memory.id, memory.content, vector_metadata(memory))
+    await guarded(rag.store_vectors(collection, [item], [found[0].vector]))
+    return True
 
 
 async def delete(rag: RagService, memory: Memory) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from memory_helpers import add, embedded_texts, stored_vectors, user_id
 
+from colonnade.plugins.rag.service import rag_service
+
 pytestmark = pytest.mark.asyncio
 
 TEA = "I drink green tea every morning."
@@ -59,6 +61,7 @@ async def test_update_reembeds_at_both_prefixes(memory_app):
     assert embedded_texts(env.fake)[-1] == CAT
     assert await stored_vectors(env, alice_id) == {memory["id"]: CAT}
 
+    embedded = len(embedded_texts(env.fake))
     owui = await env.client.post(
         f"/api/v1/memories/{memory['id']}/update", json={"type": "user", "path": "pets"}, headers=env.alice
     )
@@ -68,6 +71,11 @@ async def test_update_reembeds_at_both_prefixes(memory_app):
         "type": "user",
         "path": "pets",
     }
+    # The text did not change: its vector is kept, with the new type and path beside it.
+    assert len(embedded_texts(env.fake)) == embedded
+    rag = rag_service(env.app.extensions["colonnade"])
+    (record,) = await rag.store.get("user-memory-" + alice_id)
+    assert (record.metadata["type"], record.metadata["path"]) == ("user", "pets")
     cleared = await env.client.post(f"/api/memory/{memory['id']}", json={"path": None}, headers=env.alice)
     assert (await cleared.get_json())["path"] is None
 

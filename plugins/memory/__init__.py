@@ -1,11 +1,11 @@
 """Per-user memories: short facts kept for the model, searched by meaning and recalled into completions.
 
 Serves ``/api/memory`` (the spec) and ``/api/v1/memories`` (Open WebUI) from the same views
-(``views.py``). Memories are rows of the plugin's own table (``models.py``); each is embedded on write,
-and again when its text changes, into the owner's vector collection ``user-memory-<user id>`` through the ``rag``
-plugin's configured store and embedding function (``store.py``). For a user who has memory on, the
-memories nearest to their latest messages are appended to the system message of their completions
-(``context.py``). Details: ``docs/api/memory.md``.
+(``views.py``). Memories are rows of the plugin's own table (``models.py``); each is embedded on
+write, and again when its text changes, into the owner's vector collection ``user-memory-<user id>``
+through the ``rag`` plugin's configured store and embedding function (``store.py``). For a user who
+has memory on, the memories nearest to their latest messages are appended to the system message of
+their completions (``context.py``). Details: ``docs/api/memory.md``.
 
 Implements: register_config_models, register_db_models, register_actions, register_blueprints,
 on_event (a deleted user's collection is dropped; their rows go by cascade), and (optional: memory

@@ -15,10 +15,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -65,10 +62,20 @@ class Passwords:
     """
 
     def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
-        self._hasher = PasswordHasher(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism)
+        self._cost = {"memory_cost": memory_kib, "time_cost": time_cost, "parallelism": parallelism}
+        self._made: Any = None
         # Verified against when the account does not exist, so the answer takes as long either way.
         # Made on first need, in a thread: hashing at construction would block start-up.
         self._dummy_hash: str | None = None
+
+    @property
+    def _hasher(self) -> Any:
+        """argon2-cffi's hasher, made (and the library imported) on first use rather than at start."""
+        if self._made is None:
+            from argon2 import PasswordHasher
+
+            self._made = PasswordHasher(**self._cost)
+        return self._made
 
     async def hash(self, password: str) -> str:
         return await _off_loop(self._hasher.hash, password)
@@ -77,6 +84,8 @@ class Passwords:
         """Whether ``password`` matches ``hashed``; ``None`` (no such account) costs the same and fails."""
         if hashed is None and self._dummy_hash is None:
             self._dummy_hash = await self.hash("colonnade-timing-equaliser")
+        from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
         target = hashed or self._dummy_hash
         try:
             ok = await _off_loop(self._hasher.verify, target, password)

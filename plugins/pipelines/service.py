@@ -176,9 +176,15 @@ class PipelineService:
         if catalogue is not None:
             catalogue.clear()
 
-    async def worker_of(self, running: Running) -> PipelineWorker:
-        """The running worker of an active pipeline, started (with ``on_startup``) if it is not."""
+    async def worker_of(self, running: Running, *, registered: bool = True) -> PipelineWorker:
+        """The running worker of an active pipeline, started (with ``on_startup``) if it is not.
+
+        :param registered: ``running`` must still be this process's entry for the pipeline: one that
+            was retired meanwhile (deactivated, changed, the host stopping) gets no new process.
+        """
         async with running.lock:
+            if self.closed or (registered and self.running.get(running.id) is not running):
+                raise WorkerFailure(503, f"pipeline {running.id!r} was stopped", "died")
             if running.worker is not None and running.worker.alive:
                 return running.worker
             if running.worker is not None:
@@ -363,17 +369,19 @@ class PipelineService:
         row.version += 1
         running = Running.of(row)
         try:
-            await self.worker_of(running)
+            await self.worker_of(running, registered=False)
         except WorkerFailure as failure:
             raise ApiError(400, failure.detail) from None
         row.is_active = True
         row.updated_at = now()
         try:
-            await row.save()
+            # Saved and registered together: a sync in between would see a version it does not run.
+            async with self._sync_lock:
+                await row.save()
+                self.running[row.id] = running
         except BaseException:
             await self._retire(running)
             raise
-        self.running[row.id] = running
         self._models_changed()
         return row
 

@@ -76,6 +76,9 @@ USER_FILTERS = [
     ('meta.lastModified lt "2000-01-01T00:00:00+00:00"', []),
     ('meta.resourceType eq "User"', ["ann", "bob", "cid", "dee"]),
     ('displayName eq null', []),
+    ('userName co "%"', []),  # LIKE wildcards in a value are literal characters
+    ('userName sw "_"', []),
+    ('displayName co "_"', []),
 ]
 
 

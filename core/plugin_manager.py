@@ -100,7 +100,7 @@ class ColonnadePluginManager(pluggy.PluginManager):
         return sorted(
             name
             for name, entry_point in self.entry_points.items()
-            if entry_point.dist is not None and entry_point.dist.name == BUILTIN_DISTRIBUTION
+            if distribution_of(entry_point)[0] == BUILTIN_DISTRIBUTION
         )
 
 
@@ -178,9 +178,29 @@ def installed_entry_points() -> dict[str, list[Any]]:
     return found
 
 
-def _distribution_of(entry_point: Any) -> str:
+def distribution_of(entry_point: Any) -> tuple[str | None, str | None]:
+    """The name and version of the distribution declaring ``entry_point`` (``None`` when unknown).
+
+    Read once per distribution: each ``Distribution.name`` or ``.version`` parses its metadata file
+    again, and all the built-ins share one distribution.
+    """
     dist = entry_point.dist
-    return f"{dist.name} {dist.version}" if dist is not None else entry_point.value
+    if dist is None:
+        return None, None
+    known = _DISTRIBUTIONS.get(id(dist))
+    if known is None or known[0] is not dist:
+        metadata = dist.metadata
+        known = _DISTRIBUTIONS[id(dist)] = (dist, metadata["Name"], metadata["Version"])
+    return known[1], known[2]
+
+
+#: ``id(dist) -> (dist, name, version)``; the distribution is kept so that its id stays its own.
+_DISTRIBUTIONS: dict[int, tuple[Any, str, str]] = {}
+
+
+def _distribution_label(entry_point: Any) -> str:
+    name, version = distribution_of(entry_point)
+    return f"{name} {version}" if name is not None else entry_point.value
 
 
 def _load_entry_points(pm: ColonnadePluginManager, load_plugins: list[str]) -> None:
@@ -214,8 +234,8 @@ def _load_entry_points(pm: ColonnadePluginManager, load_plugins: list[str]) -> N
             # One name, two plugins: which one loaded would depend on sys.path order.
             first, second = pm.clashes[name][:2]
             raise StartupError(
-                f"two installed distributions declare the plugin {name!r}: {_distribution_of(first)} "
-                f"and {_distribution_of(second)}; uninstall one of them"
+                f"two installed distributions declare the plugin {name!r}: {_distribution_label(first)} "
+                f"and {_distribution_label(second)}; uninstall one of them"
             )
     # Blocked plugins are never imported, so a broken plugin can be switched off by configuration.
     manager = NamedExtensionManager(
@@ -230,12 +250,11 @@ def _load_entry_points(pm: ColonnadePluginManager, load_plugins: list[str]) -> N
             raise StartupError(f"plugin {extension.name!r} uses a name reserved for the core")
         if not isinstance(extension.plugin, ModuleType) and not hasattr(extension.plugin, "__dict__"):
             raise StartupError(f"plugin {extension.name!r} is not a module or object")
-        dist = pm.entry_points[extension.name].dist
-        if dist is None:
-            source, version = "unknown", None
+        distribution, version = distribution_of(pm.entry_points[extension.name])
+        if distribution is None:
+            source = "unknown"
         else:
-            source = "built-in" if dist.name == BUILTIN_DISTRIBUTION else dist.name
-            version = dist.version
+            source = "built-in" if distribution == BUILTIN_DISTRIBUTION else distribution
         pm.register_plugin(extension.plugin, extension.name, source, version)
 
 

@@ -93,7 +93,7 @@ def pipeline_json(row: Pipeline, *, content: bool = True) -> dict[str, Any]:
         "valves": effective_valves(row),
         "meta": {
             key: info[key]
-            for key in ("pipelines", "priority", "pipes", "has_inlet", "has_outlet")
+            for key in ("pipelines", "priority", "pipes", "has_inlet", "has_outlet", "manifest")
             if key in info
         },
         "created_at": row.created_at,

@@ -82,6 +82,7 @@ class Runner:
         self.protocol = protocol
         self.pipeline: Any = None
         self.pipeline_id = ""
+        self.manifest: dict[str, str] = {}
         self.cancelled: set[int] = set()
         self.credits: dict[int, threading.Semaphore] = {}
         self.loop = asyncio.new_event_loop()
@@ -108,8 +109,16 @@ class Runner:
         module = types.ModuleType(f"colonnade_pipeline_{self.pipeline_id}")
         module.__file__ = f"<pipeline {self.pipeline_id}>"
         sys.modules[module.__name__] = module
-        code = compile(message.get("source") or "", module.__file__, "exec")
-        exec(code, module.__dict__)  # noqa: S102 - running the admin's pipeline is the point
+        source = message.get("source") or ""
+        code = compile(source, module.__file__, "exec")
+        self.manifest = frontmatter(source)
+        try:
+            exec(code, module.__dict__)  # noqa: S102 - running the admin's pipeline is the point
+        except ImportError as error:
+            missing = missing_requirements(self.manifest.get("requirements", ""))
+            if missing:
+                raise Invalid(f"{_one_line(error)} (requirements not installed: {', '.join(missing)})") from None
+            raise
         cls = getattr(module, "Pipeline", None)
         if not isinstance(cls, type):
             raise Invalid("the module defines no class Pipeline")
@@ -157,6 +166,7 @@ class Runner:
             "has_inlet": callable(getattr(pipeline, "inlet", None)),
             "has_outlet": callable(getattr(pipeline, "outlet", None)),
             "has_pipe": callable(getattr(pipeline, "pipe", None)),
+            "manifest": self.manifest,
         }
         declared = getattr(pipeline, "pipelines", None)
         if callable(declared):
@@ -242,6 +252,39 @@ class Runner:
                 yield asyncio.run_coroutine_threadsafe(_awaited(items.__anext__()), self.loop).result()
             except StopAsyncIteration:
                 return
+
+
+def frontmatter(source: str) -> dict[str, str]:
+    """The ``key: value`` lines of the module docstring (``title``, ``version``, ``requirements``...)."""
+    import ast
+
+    try:
+        docstring = ast.get_docstring(ast.parse(source)) or ""
+    except (SyntaxError, ValueError):
+        return {}
+    found = {}
+    for line in docstring.splitlines():
+        key, colon, value = line.partition(":")
+        if colon and key.strip() and " " not in key.strip():
+            found[key.strip().lower()] = value.strip()
+    return found
+
+
+def missing_requirements(requirements: str) -> list[str]:
+    """The distributions named in a ``requirements`` line that are not installed (never installed here)."""
+    import re
+    from importlib import metadata
+
+    missing = []
+    for requirement in requirements.split(","):
+        name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+        if name is None:
+            continue
+        try:
+            metadata.version(name.group(1))
+        except metadata.PackageNotFoundError:
+            missing.append(name.group(1))
+    return missing
 
 
 async def _awaited(awaitable: Any) -> Any:

@@ -111,3 +111,21 @@ async def test_users_reach_pipelines_only_through_the_model_list(pipelines_app, 
     # Without the models plugin there are no access grants: every signed-in user may use every model.
     response = await client.post("/api/chat/completions", json=chat("echo_pipe", "hi"), headers=user)
     assert (await response.get_json())["choices"][0]["message"]["content"] == "echo: hi"
+
+
+async def test_a_pipe_with_its_own_inlet_and_outlet(pipelines_app):
+    app, client, admin = await pipelines_app()
+    source = (
+        "class Pipeline:\n"
+        "    def __init__(self):\n        self.name = 'Framed'\n"
+        "    async def inlet(self, body, user=None):\n"
+        "        body['messages'].insert(0, {'role': 'system', 'content': 'be brief'})\n        return body\n"
+        "    async def outlet(self, body, user=None):\n"
+        "        body['messages'][-1]['content'] += ' [framed]'\n        return body\n"
+        "    def pipe(self, user_message, model_id, messages, body):\n"
+        "        return ' | '.join(message['role'] for message in messages)\n"
+    )
+    created = await client.post("/api/pipelines", json={"id": "framed", "content": source, "is_active": True}, headers=admin)
+    assert created.status_code == 201
+    response = await client.post("/api/chat/completions", json=chat("framed", "hi"), headers=admin)
+    assert (await response.get_json())["choices"][0]["message"]["content"] == "system | user [framed]"

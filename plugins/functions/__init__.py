@@ -55,9 +55,12 @@ def register_events() -> list[type]:
 
 @hookimpl
 def register_blueprints(host: Any) -> list[Any]:
-    from colonnade.plugins.functions import execute, views
+    from colonnade.plugins.functions import execute, transfer, views
 
     mounted = [(views.bp, {"url_prefix": prefix, "name": name}) for name, prefix in views.PREFIXES.items()]
+    mounted += [
+        (transfer.bp, {"url_prefix": prefix, "name": name}) for name, prefix in transfer.PREFIXES.items()
+    ]
     mounted += [
         (execute.bp, {"url_prefix": prefix, "name": name}) for name, prefix in execute.PREFIXES.items()
     ]

@@ -149,10 +149,8 @@ class Registry:
             for function_id in [fid for fid in self.live if fid not in stamps]:
                 del self.live[function_id]
             self.failed = {fid: version for fid, version in self.failed.items() if stamps.get(fid) == version}
-            for function_id in changed:
-                row = rows.get(function_id)
-                if row is not None:
-                    await self._take(row)
+            # Each load runs in a thread of its own: many functions (at start-up) load side by side.
+            await asyncio.gather(*(self._take(rows[fid]) for fid in changed if fid in rows))
             self._register()
             self._clear_model_lists()
 

@@ -171,3 +171,20 @@ async def test_what_a_pipe_yields_becomes_chunks(functions_env):
     body = {"model": "mixed", "messages": HELLO}
     response = await env.client.post("/api/chat/completions", json=body, headers=env.user)
     assert (await response.get_json())["choices"][0]["message"]["content"] == "text bytes dict sse42"
+
+
+async def test_concurrent_streams_through_a_filter_and_a_pipe_stay_apart(functions_env, serve):
+    import asyncio
+
+    env = await functions_env()
+    await create(env.client, env.admin, "echo", sample("echo_manifold"))
+    await create(env.client, env.admin, "polite", sample("polite_filter"), is_global=True)
+    client = await sdk(serve, env)
+
+    async def ask(number: int) -> str:
+        messages = [{"role": "user", "content": f"darn message {number}"}]
+        stream = await client.chat.completions.create(model="echo.whisper", messages=messages, stream=True)
+        return "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
+
+    answers = await asyncio.gather(*(ask(number) for number in range(12)))
+    assert answers == [f"d*rn message {number}" for number in range(12)]

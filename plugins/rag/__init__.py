@@ -103,7 +103,7 @@ def register_vector_stores(host: Any) -> list[Any]:
 
     config = host.plugin_config("rag")
     uri = config.vector_store_uri or str(host.settings.server.data_dir / "vectors")
-    return [LanceDBStore(uri, config.vector_store_options)]
+    return [LanceDBStore(uri, config.vector_store_options, index_min_rows=config.vector_index_min_rows)]
 
 
 @hookimpl

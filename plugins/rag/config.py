@@ -20,6 +20,9 @@ class RagConfig(BaseModel):
     #: Options handed to the store client (for LanceDB on object storage: ``aws_access_key_id``,
     #: ``aws_secret_access_key``, ``aws_endpoint``, ``aws_region``...).
     vector_store_options: dict[str, str] = Field(default_factory=dict)
+    #: Chunks from which a LanceDB collection gets an approximate vector index (smaller ones are
+    #: searched exhaustively). Built in the background once a collection grows past it.
+    vector_index_min_rows: int = Field(20_000, ge=256)
 
     #: The registered embedding function (``local``, ``openai``, ``ollama``).
     embedding_function: str = "local"

@@ -99,8 +99,9 @@ class Ingestor:
         """Chunk, embed and store one document's sections into ``collection``.
 
         :param metadata: Stored with every chunk (``name``, ``source``, ``file_id``, ``owner_id``...).
-        :param id_prefix: Chunk ids are ``<prefix>-<position>``; default: the document's hash. A
-            document with a ``file_id`` replaces that file's older chunks in the collection.
+        :param id_prefix: Chunk ids are ``<prefix>-<position>``; default: a hash of the owner and
+            the document. A document with a ``file_id`` replaces that file's older chunks in the
+            collection.
         :raises ApiError: 400 for empty content.
         """
         whole = "\n\n".join(text for text, _ in sections)
@@ -109,15 +110,17 @@ class Ingestor:
         digest = content_hash(whole)
         async with self._lock(collection):
             await self.service.collection(collection, create=True)
+            # The same text from another file or another owner is another document.
             same = {"hash": digest}
-            if metadata.get("file_id"):
-                same["file_id"] = metadata["file_id"]
+            for key in ("file_id", "owner_id"):
+                if metadata.get(key):
+                    same[key] = metadata[key]
             if await self.service.store.count(collection, same):
                 return Ingested(collection, 0, digest, skipped=True)
             if metadata.get("file_id"):
                 await self.service.store.delete(collection, {"file_id": metadata["file_id"]})
             chunks = self.chunks(sections)
-            prefix = id_prefix or digest[:32]
+            prefix = id_prefix or content_hash(f"{metadata.get('owner_id', '')}:{digest}")[:32]
             for start in range(0, len(chunks), STEP):
                 step = chunks[start : start + STEP]
                 vectors = await self.service.embedder.embed([text for text, _ in step])
@@ -125,7 +128,7 @@ class Ingestor:
                     (f"{prefix}-{extra['position']}", text, {**metadata, **extra, "hash": digest})
                     for text, extra in step
                 ]
-                await self.service.store_vectors(collection, items, vectors)
+                await self.service.store_vectors(collection, items, vectors, new=True)
                 if progress is not None:
                     await progress(start + len(step), len(chunks))
         return Ingested(collection, len(chunks), digest)
@@ -256,8 +259,9 @@ class Ingestor:
                 await self.service.store.delete(knowledge_id, {"file_id": record.id})
                 for item in records:
                     item.metadata["knowledge_id"] = knowledge_id
+                write = getattr(self.service.store, "insert", None) or self.service.store.upsert
                 for start in range(0, len(records), STEP):
-                    await self.service.store.upsert(knowledge_id, records[start : start + STEP])
+                    await write(knowledge_id, records[start : start + STEP])
 
     # -- background work -----------------------------------------------------------------------------
 

@@ -39,6 +39,14 @@ EMBEDDING_KEY = b"colonnade.embedding"
 DIMENSION_KEY = b"colonnade.dimension"
 #: Rows added since the full-text index was built after which the next text search rebuilds it.
 FTS_REBUILD_AFTER = 2000
+#: Rows from which a collection gets an approximate vector index (IVF, exact distances within the
+#: partitions searched); smaller collections are searched exhaustively, which is fast enough there.
+VECTOR_INDEX_MIN_ROWS = 20_000
+#: Rows per IVF partition when the index is built, and partitions searched per query.
+ROWS_PER_PARTITION = 400
+NPROBES = 20
+#: Writes after which a collection is compacted and its indexes brought up to date, in the background.
+OPTIMIZE_AFTER_WRITES = 100
 
 
 def where_sql(where: Filter | None) -> str | None:
@@ -57,18 +65,34 @@ class LanceDBStore:
 
     :param uri: A directory or an object-storage URI.
     :param storage_options: Passed to ``lancedb.connect`` (object-storage credentials, endpoint).
+    :param index_min_rows: Rows from which a collection gets its vector index.
+
+    Upkeep runs in the background after writes, one task per collection at a time: the vector
+    index is built once a collection reaches ``index_min_rows``, and every ``OPTIMIZE_AFTER_WRITES``
+    writes the small pieces each write leaves are compacted and new rows added to the indexes
+    (rows not yet indexed are still searched, exhaustively). :meth:`idle` waits for it.
     """
 
     name = "lancedb"
     supports_text_search = True
 
-    def __init__(self, uri: str | Path, storage_options: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        uri: str | Path,
+        storage_options: dict[str, str] | None = None,
+        index_min_rows: int = VECTOR_INDEX_MIN_ROWS,
+    ) -> None:
         self.uri = str(uri)
         self.storage_options = dict(storage_options or {})
+        self.index_min_rows = index_min_rows
         self._db: Any = None
         self._tables: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._unindexed: dict[str, int] = {}
+        self._rows: dict[str, int] = {}
+        self._vector_indexed: dict[str, bool] = {}
+        self._writes: dict[str, int] = {}
+        self._upkeep: dict[str, asyncio.Task[None]] = {}
         self._connecting = asyncio.Lock()
 
     # -- connection ----------------------------------------------------------------------------------
@@ -107,8 +131,16 @@ class LanceDBStore:
         db = await self._connect()
         if name not in await self._run(self._names, db):
             return None
-        table = self._tables[name] = await self._run(db.open_table, name)
+        table, rows, indexed = await self._run(self._open_table, db, name)
+        self._rows[name], self._vector_indexed[name] = rows, indexed
+        self._tables[name] = table
         return table
+
+    @staticmethod
+    def _open_table(db: Any, name: str) -> tuple[Any, int, bool]:
+        table = db.open_table(name)
+        indexed = any(getattr(index, "name", "") == "vector_idx" for index in table.list_indices())
+        return table, table.count_rows(), indexed
 
     @staticmethod
     def _names(db: Any) -> list[str]:
@@ -120,8 +152,51 @@ class LanceDBStore:
         return list(names)
 
     async def close(self) -> None:
+        tasks = [task for task in self._upkeep.values() if not task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._upkeep.clear()
         self._tables.clear()
         self._db = None
+
+    async def idle(self) -> None:
+        """Wait until no background upkeep (index builds, compaction) is running."""
+        while tasks := [task for task in self._upkeep.values() if not task.done()]:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- upkeep --------------------------------------------------------------------------------------
+
+    def _wrote(self, name: str, table: Any, rows: int) -> None:
+        """Count a write and start the collection's upkeep when it is due."""
+        self._rows[name] = max(0, self._rows.get(name, 0) + rows)
+        self._writes[name] = self._writes.get(name, 0) + 1
+        running = self._upkeep.get(name)
+        if running is not None and not running.done():
+            return
+        wants_index = not self._vector_indexed.get(name) and self._rows[name] >= self.index_min_rows
+        if wants_index or self._writes[name] >= OPTIMIZE_AFTER_WRITES:
+            self._upkeep[name] = asyncio.get_running_loop().create_task(self._keep_up(name, table))
+
+    async def _keep_up(self, name: str, table: Any) -> None:
+        try:
+            if not self._vector_indexed.get(name) and self._rows.get(name, 0) >= self.index_min_rows:
+                rows = self._rows[name]
+                # Not under the write lock: building takes seconds, and writes meanwhile are kept
+                # (LanceDB commits them beside the index; they are searched exhaustively until the
+                # next optimisation adds them).
+                await self._run(_build_vector_index, table, rows)
+                self._vector_indexed[name] = True
+                log.info("collection %s: vector index built over %d rows", name, rows)
+            else:
+                async with self._lock(name):
+                    self._writes[name] = 0
+                    await self._run(table.optimize)
+                    self._unindexed[name] = 0
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - upkeep is retried after the next writes
+            log.warning("collection %s: background upkeep failed: %s", name, error)
 
     # -- collections ---------------------------------------------------------------------------------
 
@@ -134,6 +209,7 @@ class LanceDBStore:
                 self._tables[name] = await self._run(
                     db.create_table, name, schema=_schema(dimension, embedding), exist_ok=True
                 )
+                self._rows[name], self._vector_indexed[name] = 0, False
                 existing = await self.collection_info(name)
                 assert existing is not None
         if (existing.dimension, existing.embedding) != (dimension, embedding):
@@ -160,6 +236,12 @@ class LanceDBStore:
         async with self._lock(name):
             self._tables.pop(name, None)
             self._unindexed.pop(name, None)
+            running = self._upkeep.pop(name, None)
+            if running is not None and not running.done():
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+            for counters in (self._rows, self._vector_indexed, self._writes):
+                counters.pop(name, None)
             db = await self._connect()
             if name in await self._run(self._names, db):
                 await self._run(db.drop_table, name)
@@ -167,17 +249,28 @@ class LanceDBStore:
     # -- records -------------------------------------------------------------------------------------
 
     async def upsert(self, collection: str, records: Sequence[VectorRecord]) -> None:
+        await self._write(collection, records, replace=True)
+
+    async def insert(self, collection: str, records: Sequence[VectorRecord]) -> None:
+        """Add records whose ids the collection does not hold yet (cheaper than :meth:`upsert`,
+        which must look every id up)."""
+        await self._write(collection, records, replace=False)
+
+    async def _write(self, collection: str, records: Sequence[VectorRecord], *, replace: bool) -> None:
         if not records:
             return
         table = await self._table(collection)
         if table is None:
             raise ValueError(f"no collection {collection!r}: create it first")
         async with self._lock(collection):
-            await self._run(self._upsert, table, records)
+            before = self._rows.get(collection, 0)
+            rows = await self._run(self._write_records, table, records, replace)
             self._unindexed[collection] = self._unindexed.get(collection, 0) + len(records)
+        self._wrote(collection, table, (rows - before) if rows is not None else len(records))
 
     @staticmethod
-    def _upsert(table: Any, records: Sequence[VectorRecord]) -> None:
+    def _write_records(table: Any, records: Sequence[VectorRecord], replace: bool) -> int | None:
+        """Write the records; return the new row count when it had to be read (a replacing write)."""
         import pyarrow as pa
 
         schema = table.schema
@@ -198,7 +291,11 @@ class LanceDBStore:
         ids = columns["id"]
         if len(set(ids)) != len(ids):
             raise ValueError("two records share one id")
-        (table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(batch))
+        if not replace:
+            table.add(batch)
+            return None
+        table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(batch)
+        return table.count_rows()
 
     async def delete(self, collection: str, where: Filter) -> int:
         predicate = where_sql(where)
@@ -209,7 +306,10 @@ class LanceDBStore:
             return 0
         async with self._lock(collection):
             result = await self._run(table.delete, predicate)
-        return int(getattr(result, "num_deleted_rows", 0) or 0)
+        deleted = int(getattr(result, "num_deleted_rows", 0) or 0)
+        if deleted:
+            self._wrote(collection, table, -deleted)
+        return deleted
 
     async def get(
         self,
@@ -258,9 +358,12 @@ class LanceDBStore:
         table = await self._table(collection)
         if table is None or k <= 0:
             return []
+        indexed = self._vector_indexed.get(collection, False)
 
         def search() -> list[dict[str, Any]]:
             query = table.search(list(vector), vector_column_name="vector").metric("cosine")
+            if indexed:
+                query = query.nprobes(NPROBES)
             if predicate is not None:
                 query = query.where(predicate, prefilter=True)
             columns = ["id", "text", *COLUMNS, "position", "metadata", "_distance"]
@@ -315,6 +418,14 @@ class LanceDBStore:
 
             await self._run(build)
             self._unindexed[collection] = 0
+
+
+def _build_vector_index(table: Any, rows: int) -> None:
+    from lancedb.index import IvfFlat
+
+    partitions = max(1, min(4096, rows // ROWS_PER_PARTITION))
+    config = IvfFlat(distance_type="cosine", num_partitions=partitions, max_iterations=10, sample_rate=64)
+    table.create_index("vector", config=config, replace=True)
 
 
 def _schema(dimension: int, embedding: str) -> Any:

@@ -144,8 +144,14 @@ class RagService:
         collection: str,
         items: Sequence[tuple[str, str, dict[str, Any]]],
         vectors: Sequence[list[float]],
+        *,
+        new: bool = False,
     ) -> None:
-        """Store already-embedded items (the collection must exist with this embedding)."""
+        """Store already-embedded items (the collection must exist with this embedding).
+
+        :param new: The ids are known not to be in the collection: a store with an ``insert``
+            method then skips looking them up.
+        """
         engine, _, model = self.embedder.key.partition(":")
         records = []
         for (record_id, text, metadata), vector in zip(items, vectors, strict=True):
@@ -153,7 +159,8 @@ class RagService:
             metadata.setdefault("hash", content_hash(text))
             metadata.setdefault("embedding_config", {"engine": engine, "model": model})
             records.append(VectorRecord(record_id, text, list(vector), metadata))
-        await self.store.upsert(collection, records)
+        insert = getattr(self.store, "insert", None) if new else None
+        await (insert or self.store.upsert)(collection, records)
 
     async def delete(self, collection: str, where: Filter) -> int:
         """Delete the matching records of ``collection``; :return: how many went."""

@@ -115,7 +115,9 @@ class VectorStore(Protocol):
     ``name`` is the value operators put in ``[plugins.rag] vector_store``. ``supports_text_search``
     says whether :meth:`text_query` works (the ``rag`` plugin then offers hybrid search, fusing text
     and vector ranks). Optional methods called when present: ``async start()`` (at start-up, when
-    the store is the selected one) and ``async close()`` (at shutdown).
+    the store is the selected one), ``async close()`` (at shutdown) and ``async insert(collection,
+    records)`` (like :meth:`upsert` for records whose ids are known to be new, so it may skip the
+    lookup).
     """
 
     name: str

@@ -64,7 +64,18 @@ async def test_another_user_never_gets_my_chunks(rag_app, auth_headers):
     ).get_json()
     assert mine["documents"] == [[TAXES]]
     # The same text by two users is two sets of chunks: neither replaces the other's.
-    await client.post("/api/rag/embed", json={"text": CATS, "collection_name": "shared-name"}, headers=bob)
+    again = await client.post(
+        "/api/rag/embed", json={"text": CATS, "collection_name": "shared-name"}, headers=bob
+    )
+    assert (await again.get_json())["skipped"] is False
+    bobs = await (
+        await client.post(
+            "/api/rag/query",
+            json={"query": "cat purrs", "collection_names": ["shared-name"], "k": 5},
+            headers=bob,
+        )
+    ).get_json()
+    assert bobs["documents"] == [[CATS, TAXES]]
     theirs = await (
         await client.post(
             "/api/rag/query",

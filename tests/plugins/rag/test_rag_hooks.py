@@ -93,3 +93,23 @@ async def test_the_lancedb_store_through_the_service(rag_app):
     assert [record.id for record in await rag.store.get("kb-1")] == ["c"]
     await rag.drop("kb-1")
     assert await rag.store.list_collections() == []
+
+
+async def test_a_large_lancedb_collection_gets_its_vector_index(rag_app):
+    app = await rag_app({"vector_index_min_rows": 256})
+    rag = rag_service(app.extensions["colonnade"])
+    items = [
+        (f"r{index}", f"item number {index} of the catalogue", {"owner_id": "u1"}) for index in range(300)
+    ]
+    items.append(("cat", "the office cat is called Biscuit", {"owner_id": "u1"}))
+    await rag.index("big", items[:200])
+    await rag.store.idle()
+    assert not rag.store._vector_indexed["big"]  # below the threshold: searched exhaustively
+    await rag.index("big", items[200:])
+    await rag.store.idle()
+    table = rag.store._tables["big"]
+    assert "vector_idx" in {index.name for index in table.list_indices()}
+    hits = await rag.search(["big"], "what is the cat called", k=1)
+    assert [hit.id for hit in hits] == ["cat"]
+    assert await rag.delete("big", {"id": "cat"}) == 1
+    assert [hit.id for hit in await rag.search(["big"], "Biscuit the cat", k=1)] != ["cat"]

@@ -32,9 +32,8 @@ def last_user_message(messages: Any) -> str:
             if isinstance(content, str):
                 return content
             if isinstance(content, list):
-                return " ".join(
-                    str(part.get("text", "")) for part in content if isinstance(part, dict) and part.get("type") == "text"
-                )
+                texts = [part for part in content if isinstance(part, dict) and part.get("type") == "text"]
+                return " ".join(str(part.get("text", "")) for part in texts)
     return ""
 
 
@@ -136,7 +135,7 @@ async def as_completion(kind: str, value: Any, model: str) -> dict[str, Any]:
             return value
         return completion(model, text_of(value))
     try:
-        pieces = [text_of(item) async for item in value if not (isinstance(item, dict) and not is_chunk(item))]
+        pieces = [text_of(item) async for item in value if is_chunk(item) or not isinstance(item, dict)]
     finally:
         await value.aclose()
     return completion(model, "".join(pieces))

@@ -122,7 +122,8 @@ async def fetch_module(url: str) -> str:
 
     raw_url = url
     if url.startswith("https://github.com/") and "/blob/" in url:
-        raw_url = url.replace("https://github.com/", "https://raw.githubusercontent.com/", 1).replace("/blob/", "/", 1)
+        raw_url = url.replace("https://github.com/", "https://raw.githubusercontent.com/", 1)
+        raw_url = raw_url.replace("/blob/", "/", 1)
     if not raw_url.split("?")[0].endswith(".py"):
         raise ApiError(400, "Only Python (.py) files are allowed.")
     client = current_app.extensions["colonnade"].http_client("pipelines-fetch")

@@ -72,7 +72,8 @@ class PipelinesProvider:
                 worker = await self.service.worker_of(running)
                 kind, value = await worker.run("pipe", pipe_args(body, sub_id))
             except WorkerFailure as failure:
-                raise ProviderError(failure.status if failure.status != 400 else 502, failure.detail, NAME) from None
+                status = failure.status if failure.status != 400 else 502
+                raise ProviderError(status, failure.detail, NAME) from None
             if request.get("stream"):
                 return _relay(as_chunks(kind, value, model_id))
             try:
@@ -107,10 +108,12 @@ async def _relay(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[st
 # -- filters ------------------------------------------------------------------------------------
 
 
-async def _filters(service: PipelineService, remotes: RemoteServers, model_id: str) -> list[tuple[int, Any, Any]]:
+async def _filters(
+    service: PipelineService, remotes: RemoteServers, model_id: str
+) -> list[tuple[int, Any, Any]]:
     """``(priority, hosted Running or None, (server, entry) or None)`` for every filter of ``model_id``."""
     await service.sync()
-    found = [((running.info.get("priority") or 0), running, None) for running in service.filters_for(model_id)]
+    found = [(running.info.get("priority") or 0, running, None) for running in service.filters_for(model_id)]
     if remotes:
         found += [
             (((entry.get("pipeline") or {}).get("priority") or 0), None, (server, entry))
@@ -119,7 +122,9 @@ async def _filters(service: PipelineService, remotes: RemoteServers, model_id: s
     return sorted(found, key=lambda item: item[0])
 
 
-async def _run_filter(service: PipelineService, running: Any, remote: Any, direction: str, body: dict, user: dict) -> Any:
+async def _run_filter(
+    service: PipelineService, running: Any, remote: Any, direction: str, body: dict, user: dict
+) -> Any:
     if running is not None:
         worker = await service.worker_of(running)
         return await worker.call(direction, {"body": body, "user": user})

@@ -71,13 +71,15 @@ class RemoteServer:
 
     async def send(self, method: str, path: str, **options: Any) -> httpx.Response:
         """Send and return the streaming response (the caller closes it); failures as :class:`RemoteError`."""
-        request = self.client.build_request(method, f"{self.url}/{path.lstrip('/')}", headers=self.headers(), **options)
+        url = f"{self.url}/{path.lstrip('/')}"
+        request = self.client.build_request(method, url, headers=self.headers(), **options)
         try:
             response = await self.client.send(request, stream=True)
         except httpx.TimeoutException:
             raise RemoteError(504, f"{self.label} did not answer in time") from None
         except httpx.HTTPError as error:
-            raise RemoteError(502, f"{self.label} is unreachable: {self.redact(str(error) or type(error).__name__)}") from None
+            reason = self.redact(str(error) or type(error).__name__)
+            raise RemoteError(502, f"{self.label} is unreachable: {reason}") from None
         if response.status_code >= 400:
             raise await self._status_error(response)
         return response
@@ -178,9 +180,12 @@ class RemoteServer:
         finally:
             await response.aclose()
 
-    async def filter(self, pipeline_id: str, direction: str, body: dict[str, Any], user: dict[str, Any]) -> Any:
+    async def filter(
+        self, pipeline_id: str, direction: str, body: dict[str, Any], user: dict[str, Any]
+    ) -> Any:
         """Run a filter's ``inlet`` or ``outlet`` on ``body``; returns the body the server sends back."""
-        return await self.json("POST", f"{quote(pipeline_id, safe='')}/filter/{direction}", json={"user": user, "body": body})
+        path = f"{quote(pipeline_id, safe='')}/filter/{direction}"
+        return await self.json("POST", path, json={"user": user, "body": body})
 
 
 _DONE = object()

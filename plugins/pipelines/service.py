@@ -51,11 +51,12 @@ class Running:
 
     @classmethod
     def of(cls, row: Pipeline) -> Running:
-        return cls(row.id, row.version, row.name, row.type, row.content, dict(row.valves or {}), dict(row.info or {}))
+        valves, info = dict(row.valves or {}), dict(row.info or {})
+        return cls(row.id, row.version, row.name, row.type, row.content, valves, info)
 
 
 def check_source(source: Any, limit: int) -> str:
-    """``source`` if it is a module that compiles and defines ``class Pipeline``; else a 400 naming the line."""
+    """``source`` if it compiles and defines ``class Pipeline``; else a 400 (naming the line)."""
     if not isinstance(source, str) or not source.strip():
         raise ApiError(400, "content: the module source is required")
     if len(source.encode()) > limit:

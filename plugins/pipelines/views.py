@@ -224,7 +224,9 @@ async def execute_pipeline(pipeline_id: str, actor: Actor) -> Any:
     except WorkerFailure as error:
         raise failure(error) from None
     response = Response(
-        _then(first, stream), content_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Pipeline-Ran": "pipe"}
+        _then(first, stream),
+        content_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Pipeline-Ran": "pipe"},
     )
     response.timeout = None
     return response
@@ -260,7 +262,9 @@ async def _execute_filter(svc: PipelineService, row: Any, body: dict[str, Any], 
     return jsonify({"ran": direction, "pipeline": row.id, "body": result})
 
 
-async def _stream(svc: PipelineService, row: Any, args: dict[str, Any], model_id: str) -> AsyncIterator[bytes]:
+async def _stream(
+    svc: PipelineService, row: Any, args: dict[str, Any], model_id: str
+) -> AsyncIterator[bytes]:
     async with svc.borrowed(row) as worker:
         kind, value = await worker.run("pipe", args)
         chunks = as_chunks(kind, value, model_id)

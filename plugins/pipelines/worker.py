@@ -117,7 +117,8 @@ class Runner:
         except ImportError as error:
             missing = missing_requirements(self.manifest.get("requirements", ""))
             if missing:
-                raise Invalid(f"{_one_line(error)} (requirements not installed: {', '.join(missing)})") from None
+                names = ", ".join(missing)
+                raise Invalid(f"{_one_line(error)} (requirements not installed: {names})") from None
             raise
         cls = getattr(module, "Pipeline", None)
         if not isinstance(cls, type):
@@ -155,12 +156,13 @@ class Runner:
         if kind not in PIPELINE_TYPES:
             raise Invalid(f"Pipeline.type must be one of {', '.join(PIPELINE_TYPES)}, not {kind!r}")
         cls = self.valves_class()
+        declared_id = getattr(pipeline, "id", None)
         valves = getattr(pipeline, "valves", None)
         values = valves.model_dump(mode="json") if hasattr(valves, "model_dump") else {}
         info: dict[str, Any] = {
             "type": kind,
             "name": str(getattr(pipeline, "name", "") or self.pipeline_id),
-            "declared_id": getattr(pipeline, "id", None) if isinstance(getattr(pipeline, "id", None), str) else None,
+            "declared_id": declared_id if isinstance(declared_id, str) else None,
             "valves": values,
             "valves_spec": cls.model_json_schema() if cls is not None else None,
             "has_inlet": callable(getattr(pipeline, "inlet", None)),
@@ -299,7 +301,7 @@ def _validation_text(error: BaseException) -> str:
         items = errors(include_url=False, include_input=False)
     except TypeError:
         return _one_line(error)
-    return "; ".join(f"{'.'.join(str(part) for part in item.get('loc', ()))}: {item.get('msg')}" for item in items)
+    return "; ".join(f"{'.'.join(map(str, item.get('loc', ())))}: {item.get('msg')}" for item in items)
 
 
 def _one_line(error: BaseException) -> str:

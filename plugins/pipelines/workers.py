@@ -73,7 +73,9 @@ class PipelineWorker:
     @property
     def alive(self) -> bool:
         process = self.process
-        return process is not None and process.returncode is None and not self._eof and self._exit_reason is None
+        if process is None or process.returncode is not None:
+            return False
+        return not self._eof and self._exit_reason is None
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -112,8 +114,8 @@ class PipelineWorker:
             self._calls.pop(0, None)
         if "error" in answer:
             await self.kill()
-            status = 400
-            raise WorkerFailure(status, f"pipeline {self.pipeline_id!r} did not load: {answer['error']}", "invalid")
+            detail = f"pipeline {self.pipeline_id!r} did not load: {answer['error']}"
+            raise WorkerFailure(400, detail, "invalid")
         self.info = answer.get("result") or {}
         self.started_up = startup
         return self.info
@@ -204,7 +206,8 @@ class PipelineWorker:
         process = self.process
         code = process.returncode if process is not None else None
         why = self._exit_reason or (f"exit code {code}" if code is not None else "its pipe closed")
-        return WorkerFailure(502, f"the worker process of pipeline {self.pipeline_id!r} stopped ({why})", "died")
+        detail = f"the worker process of pipeline {self.pipeline_id!r} stopped ({why})"
+        return WorkerFailure(502, detail, "died")
 
     async def _receive(
         self, call_id: int, queue: asyncio.Queue[dict[str, Any]], timeout: float, what: str
@@ -217,9 +220,8 @@ class PipelineWorker:
         except TimeoutError:
             log.warning("pipeline %r: %s took over %s s; killing its worker", self.pipeline_id, what, timeout)
             await self.kill(f"{what} took longer than {timeout:g} s")
-            raise WorkerFailure(
-                504, f"pipeline {self.pipeline_id!r} did not answer within {timeout:g} s and was stopped", "timeout"
-            ) from None
+            detail = f"pipeline {self.pipeline_id!r} did not answer within {timeout:g} s and was stopped"
+            raise WorkerFailure(504, detail, "timeout") from None
         if message is _GONE:
             if self.process is not None and self.process.returncode is None:
                 await self.kill()
@@ -240,7 +242,8 @@ class PipelineWorker:
     def _failure(self, message: dict[str, Any], op: str) -> WorkerFailure:
         if message.get("kind") == "invalid":
             return WorkerFailure(400, str(message["error"]), "invalid")
-        return WorkerFailure(502, f"pipeline {self.pipeline_id!r} failed in {op}: {message['error']}", "raised")
+        detail = f"pipeline {self.pipeline_id!r} failed in {op}: {message['error']}"
+        return WorkerFailure(502, detail, "raised")
 
     async def call(self, op: str, args: dict[str, Any], *, timeout: float | None = None) -> Any:
         """One call answered by one value (``inlet``, ``outlet``, ``valves``...)."""

@@ -53,7 +53,10 @@ def default_pipelines() -> dict[str, FakePipeline]:
     return {
         "remote_echo": FakePipeline("remote_echo", "Remote Echo", valves={"PREFIX": "remote echo:"}),
         "remote_manifold": FakePipeline(
-            "remote_manifold", "Remote: ", "manifold", subs=[{"id": "a", "name": "A"}, {"id": "b", "name": "B"}]
+            "remote_manifold",
+            "Remote: ",
+            "manifold",
+            subs=[{"id": "a", "name": "A"}, {"id": "b", "name": "B"}],
         ),
         "remote_filter": FakePipeline(
             "remote_filter", "Remote Filter", "filter", valves={"pipelines": ["remote_echo"], "priority": 0}
@@ -77,12 +80,12 @@ class FakePipelines:
             info: dict[str, Any] = {"type": pipeline.type, "valves": bool(pipeline.valves)}
             if pipeline.type == "manifold":
                 for sub in pipeline.subs:
-                    listed.append(
-                        {**base, "id": f"{pipeline.id}.{sub['id']}", "name": f"{pipeline.name}{sub['name']}", "pipeline": info}
-                    )
+                    sub_id, sub_name = f"{pipeline.id}.{sub['id']}", f"{pipeline.name}{sub['name']}"
+                    listed.append({**base, "id": sub_id, "name": sub_name, "pipeline": info})
                 continue
             if pipeline.type == "filter":
-                info = {**info, "pipelines": pipeline.valves.get("pipelines", []), "priority": pipeline.valves.get("priority", 0)}
+                info["pipelines"] = pipeline.valves.get("pipelines", [])
+                info["priority"] = pipeline.valves.get("priority", 0)
             listed.append({**base, "id": pipeline.id, "name": pipeline.name, "pipeline": info})
         return listed
 
@@ -97,7 +100,7 @@ class FakePipelines:
             return f"{pipeline.valves.get('PREFIX', pipeline.id + ':')} {said}"
         head, _, sub = model.partition(".")
         pipeline = self.pipelines.get(head)
-        if pipeline is not None and pipeline.type == "manifold" and any(s["id"] == sub for s in pipeline.subs):
+        if pipeline is not None and pipeline.type == "manifold" and sub in [s["id"] for s in pipeline.subs]:
             return f"{sub}: {said}"
         return None
 
@@ -115,7 +118,8 @@ def create_app() -> Any:
 
     @app.before_request
     async def _authorise() -> Any:
-        if control.api_key is not None and request.headers.get("Authorization") != f"Bearer {control.api_key}":
+        wanted = f"Bearer {control.api_key}"
+        if control.api_key is not None and request.headers.get("Authorization") != wanted:
             return error(401, "Invalid API key")
         return None
 
@@ -127,7 +131,8 @@ def create_app() -> Any:
     @app.get("/pipelines")
     async def pipelines() -> Any:
         data = [
-            {"id": p.id, "name": p.name, "type": p.type, "valves": bool(p.valves)} for p in control.pipelines.values()
+            {"id": p.id, "name": p.name, "type": p.type, "valves": bool(p.valves)}
+            for p in control.pipelines.values()
         ]
         return jsonify({"data": data})
 
@@ -188,7 +193,8 @@ def create_app() -> Any:
             return error(*control.inlet_error)
         form = await request.get_json(force=True)
         body = form.get("body") or {}
-        role, mark = ("user", " [remote inlet]") if direction == "inlet" else ("assistant", " [remote outlet]")
+        inlet = direction == "inlet"
+        role, mark = ("user", " [remote inlet]") if inlet else ("assistant", " [remote outlet]")
         for message in reversed(body.get("messages") or []):
             if message.get("role") == role:
                 message["content"] = f"{message.get('content', '')}{mark}"
@@ -225,7 +231,9 @@ def create_app() -> Any:
                     "object": "chat.completion.chunk",
                     "created": int(time.time()),
                     "model": model,
-                    "choices": [{"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}],
+                    "choices": [
+                        {"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}
+                    ],
                 }
                 yield f"data: {json.dumps(chunk)}\n\n".encode()
             last = {

@@ -2,18 +2,15 @@
 
 Each extractor returns *sections*: ``(text, metadata)`` pairs (a PDF gives one per page, with
 ``page``), which are chunked one by one so a chunk never spans two pages. ``pypdf`` is imported on
-first use; DOCX is read with the standard library (it is a zip of XML).
+first use; DOCX is read with the standard library (it is a zip of XML). The parsers (even the
+standard library's) are imported when a file of their kind first comes, to keep start-up light.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import io
-import zipfile
-from html.parser import HTMLParser
 from typing import Any
-from xml.etree import ElementTree
 
 Section = tuple[str, dict[str, Any]]
 
@@ -101,6 +98,9 @@ def pdf_sections(data: bytes) -> list[Section]:
 
 def docx_text(data: bytes) -> str:
     """Paragraph texts of ``word/document.xml`` (tables included, one paragraph per cell)."""
+    import zipfile
+    from xml.etree import ElementTree
+
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         root = ElementTree.fromstring(archive.read("word/document.xml"))
     paragraphs = []
@@ -117,36 +117,38 @@ def docx_text(data: bytes) -> str:
     return "\n\n".join(paragraph for paragraph in paragraphs if paragraph.strip())
 
 
-class _TextOfHtml(HTMLParser):
-    BLOCKS = frozenset({
-        "p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article", "header", "footer",
-        "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "hr", "dd", "dt", "title",
-    })  # fmt: skip
-    SKIPPED = frozenset({"script", "style", "noscript", "template"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in self.SKIPPED:
-            self.skipping += 1
-        if tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIPPED and self.skipping:
-            self.skipping -= 1
-        if tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(data)
-
-
 def html_text(html: str) -> str:
+    """The text of an HTML page, one line per block, without scripts, styles and templates."""
+    from html.parser import HTMLParser
+
+    class _TextOfHtml(HTMLParser):
+        BLOCKS = frozenset({
+            "p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article", "header", "footer",
+            "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "hr", "dd", "dt", "title",
+        })  # fmt: skip
+        SKIPPED = frozenset({"script", "style", "noscript", "template"})
+
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.parts: list[str] = []
+            self.skipping = 0
+
+        def handle_starttag(self, tag: str, attrs: Any) -> None:
+            if tag in self.SKIPPED:
+                self.skipping += 1
+            if tag in self.BLOCKS:
+                self.parts.append("\n")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in self.SKIPPED and self.skipping:
+                self.skipping -= 1
+            if tag in self.BLOCKS:
+                self.parts.append("\n")
+
+        def handle_data(self, data: str) -> None:
+            if not self.skipping:
+                self.parts.append(data)
+
     parser = _TextOfHtml()
     parser.feed(html)
     parser.close()
@@ -159,6 +161,8 @@ def html_text(html: str) -> str:
 
 def csv_text(text: str, *, tab: bool = False) -> str:
     """One paragraph per row, ``column: value`` per line (as Open WebUI's CSV loader writes rows)."""
+    import csv
+
     rows = list(csv.reader(io.StringIO(text), delimiter="\t" if tab else ","))
     if not rows:
         return ""

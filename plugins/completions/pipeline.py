@@ -9,11 +9,11 @@ upstream that fails at once still gets its status; later failures end the stream
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from colonnade import jsoncodec
 from colonnade.calling import await_me_maybe, compose_stream_wrappers
 from colonnade.errors import ApiError
 from colonnade.plugins.completions.assembly import Assembler, assemble, chunks_of, content_of
@@ -181,7 +181,7 @@ async def _replay(first: Any, source: AsyncIterator[Any]) -> AsyncIterator[Any]:
 
 
 def encode(chunk: Any) -> bytes:
-    return b"data: " + json.dumps(chunk, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    return b"data: " + jsoncodec.dumps(chunk) + b"\n\n"
 
 
 async def sse_body(

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from colonnade import jsoncodec
 from colonnade.errors import ApiError
 from colonnade.plugins.ollama.upstreams import Upstream
 from colonnade.streams import coalesce, drain
@@ -97,7 +98,7 @@ class UpstreamStream:
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
+                item = jsoncodec.loads(line)
             except ValueError:
                 item = None
             if not isinstance(item, dict):

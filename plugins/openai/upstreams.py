@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from colonnade import jsoncodec
 from colonnade.streams import drain
 
 # httpx is imported where it is used: a server with no upstream configured never loads it.
@@ -117,7 +118,7 @@ class Upstream:
         """
         import httpx
         url, params = self.url(endpoint, model)
-        content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        content = None if body is None else jsoncodec.dumps(body)
         headers = self._headers()
         if content is not None:
             headers["Content-Type"] = "application/json"
@@ -296,7 +297,7 @@ def _check_events(batch: bytes, upstream: Upstream) -> bool:
             done = True
             continue
         try:
-            valid = isinstance(json.loads(payload), dict)
+            valid = isinstance(jsoncodec.loads(payload), dict)
         except ValueError:
             valid = False
         if not valid:
@@ -306,4 +307,4 @@ def _check_events(batch: bytes, upstream: Upstream) -> bool:
 
 def event_payloads(batch: bytes) -> list[Any]:
     """The decoded ``data`` of each event of a validated batch, ``[DONE]`` left out."""
-    return [json.loads(payload) for payload in _event_data(batch) if payload != b"[DONE]"]
+    return [jsoncodec.loads(payload) for payload in _event_data(batch) if payload != b"[DONE]"]

@@ -19,6 +19,7 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
+from colonnade import jsoncodec
 from colonnade.errors import ApiError, json_error
 from colonnade.permissions import FORBIDDEN, get_host, require
 from colonnade.plugins.openai.service import USE_ACTION, OpenAIService
@@ -123,7 +124,7 @@ async def json_response(response: Any, upstream: Upstream) -> Response:
     finally:
         await response.aclose()
     try:
-        json.loads(raw)
+        jsoncodec.loads(raw)
     except ValueError:
         raise UpstreamError(502, f"{upstream.label} sent a malformed answer (not JSON)") from None
     return Response(raw, status=response.status_code, content_type="application/json")

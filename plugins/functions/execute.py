@@ -28,7 +28,7 @@ actions_bp = Blueprint("functions_actions", __name__)
 PREFIXES = {"functions_execute": "/api/functions", "functions_execute_v1": "/api/v1/functions"}
 ACTION_PREFIXES = {"functions_actions": "/api/chat/actions", "functions_actions_v1": "/api/v1/chat/actions"}
 
-HOOKS = {"filter": ("inlet", "outlet"), "pipe": ("pipe",), "action": ("action",)}
+HOOKS = {"filter": ("inlet", "outlet"), "pipe": ("pipe",), "action": ("action",), "event": ("event",)}
 
 
 def host() -> Any:
@@ -107,7 +107,8 @@ async def execute(function_id: str, actor: Actor) -> Any:
     if live.kind == "pipe":
         return await execute_pipe(live, model_id, payload, invocation)
     try:
-        result = await invoke.call_method(host(), live, hook, "body", payload, invocation)
+        payload_name = "event" if live.kind == "event" else "body"
+        result = await invoke.call_method(host(), live, hook, payload_name, payload, invocation)
     except (running.FunctionFailed, running.FunctionTimeout) as error:
         raise failure(live, error) from None
     return jsonify(

@@ -1,8 +1,8 @@
 """Turning stored source into a live function: frontmatter, compile, exec into a module, find the class.
 
-Open WebUI's format: a module defining ``Pipe``, ``Filter`` or ``Action`` (looked up in that order),
-optionally ``Valves`` and ``UserValves`` pydantic classes inside it, and a leading docstring whose
-``key: value`` lines are the frontmatter (``title``, ``author``, ``version``, ``requirements``...).
+Open WebUI's format: a module defining ``Pipe``, ``Filter``, ``Action`` or ``Event`` (looked up in that
+order), optionally ``Valves`` and ``UserValves`` pydantic classes inside it, and a leading docstring
+whose ``key: value`` lines are the frontmatter (``title``, ``author``, ``version``, ``requirements``...).
 Each load gets a fresh ``types.ModuleType``; the source is compiled under the file name
 ``<function ID>`` so tracebacks and syntax errors name the function and the line.
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: The classes a function module may define, in the order they are looked for.
-KINDS = (("Pipe", "pipe"), ("Filter", "filter"), ("Action", "action"))
+KINDS = (("Pipe", "pipe"), ("Filter", "filter"), ("Action", "action"), ("Event", "event"))
 
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -151,4 +151,4 @@ def execute(function_id: str, source: str) -> Loaded:
             f"The function failed to load: {describe_error(function_id, error)}",
             error_line(function_id, error),
         ) from None
-    raise LoadError("No Function class found in the module: define a Pipe, Filter or Action class")
+    raise LoadError("No Function class found in the module: define a Pipe, Filter, Action or Event class")

@@ -4,8 +4,8 @@ Each active function is loaded once (its module executed off the loop, with the 
 a :class:`Live` together with its stored valves. Filters are registered into the application's plugin
 manager as plugin objects carrying ``completion_inlet`` / ``completion_outlet`` hookimpls (plus a
 ``trylast`` ``completion_inlet`` for ``request`` and a ``completion_stream_wrapper`` for ``stream``,
-when the filter has them); pipes are served by the single ``functions``
-LLM provider, actions by the plugin's routes.
+when the filter has them); ``Event`` functions as ``on_event`` hookimpls (``observers.py``). Pipes are
+served by the single ``functions`` LLM provider, actions by the plugin's routes.
 
 **Every worker, at once.** Each row has a ``version`` that goes up on every change. Before a request
 that can reach a function (completions, the model list, actions) the worker reads the ``(id, version)``
@@ -116,6 +116,8 @@ class Registry:
         self.failed: dict[str, int] = {}
         self._lock = asyncio.Lock()
         self._registered: list[Any] = []
+        #: Running calls of ``Event`` functions (see ``observers.py``).
+        self.observing: set[asyncio.Task[Any]] = set()
 
     def of_kind(self, kind: str) -> list[Live]:
         found = [live for live in self.live.values() if live.kind == kind]
@@ -186,6 +188,7 @@ class Registry:
 
     def _register(self) -> None:
         from colonnade.plugins.functions.filters import FilterHooks, FilterRequest, FilterStream
+        from colonnade.plugins.functions.observers import EventHooks
 
         pm = self.host.pm
         for plugin in self._registered:
@@ -200,6 +203,8 @@ class Registry:
         for live in filters:
             if callable(getattr(live.loaded.instance, "stream", None)):
                 self._registered.append(FilterStream(live))
+        for live in self.of_kind("event"):
+            self._registered.append(EventHooks(live, self.observing))
         for plugin in self._registered:
             pm.register(plugin, name=plugin.__name__)
 
@@ -210,6 +215,8 @@ class Registry:
             catalogue.clear()
 
     def unregister_all(self) -> None:
+        for task in list(self.observing):
+            task.cancel()
         for plugin in self._registered:
             if self.host.pm.is_registered(plugin):
                 self.host.pm.unregister(plugin)

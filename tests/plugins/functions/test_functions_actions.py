@@ -193,3 +193,29 @@ async def test_models_list_their_action_buttons_and_filter_switches(functions_en
     ]
     response = await env.client.post("/api/chat/actions/summary.long", json=ACTION_BODY, headers=env.user)
     assert await response.get_json() == {"ran": "long"}
+
+
+async def test_an_event_function_observes_the_host_events(functions_env):
+    import asyncio
+
+    env = await functions_env(load_plugins=["chats"])
+    created = await create(env.client, env.admin, "watcher", sample("chat_watcher"))
+    assert created["type"] == "event"
+    module = env.registry.live["watcher"].loaded.module
+    response = await env.client.post("/api/chats", json={"chat": {"title": "Hi"}}, headers=env.user)
+    chat_id = (await response.get_json())["id"]
+    assert await asyncio.to_thread(module.GOT_ONE.wait, 10)
+    assert module.SEEN[0] == ("watcher", "chats.created", chat_id, "user")
+
+    ran = await (
+        await env.client.post(
+            "/api/functions/watcher/execute",
+            json={"body": {"name": "chats.deleted", "data": {"chat_id": "c"}, "user": None}},
+            headers=env.admin,
+        )
+    ).get_json()
+    assert ran["ran"] == "event" and ran["type"] == "event"
+    assert module.SEEN[-1] == ("watcher", "", "c", None)
+
+    await env.client.post("/api/functions/watcher/toggle", headers=env.admin)
+    assert not env.host.pm.has_plugin("function:watcher")

@@ -11,6 +11,7 @@ a 502 naming the function and the line, one that runs past the timeout a 504.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import time
@@ -157,8 +158,11 @@ class FunctionsProvider:
 
     async def list_models(self, actor: Actor | None) -> list[dict[str, Any]]:
         await self.registry.sync()
+        pipes = self.registry.of_kind("pipe")
+        # Manifolds list their entries side by side (a ``pipes()`` may ask an upstream).
+        listed = await asyncio.gather(*(self.sub_pipes(live) for live in pipes))
         models = []
-        for live in self.registry.of_kind("pipe"):
+        for live, entries in zip(pipes, listed):
             base = {
                 "object": "model",
                 "created": live.created_at,
@@ -166,7 +170,6 @@ class FunctionsProvider:
                 "pipe": {"type": "pipe"},
                 "has_user_valves": live.loaded.user_valves_class is not None,
             }
-            entries = await self.sub_pipes(live)
             if entries is None:
                 models.append({"id": live.id, "name": live.name, **base})
                 continue

@@ -137,6 +137,16 @@ class FunctionsProvider:
     def registry(self) -> Any:
         return self.host.state("functions").registry
 
+    def list_timeout(self) -> float:
+        """A manifold's ``pipes()`` must answer before the model list gives up on this provider."""
+        catalogue = getattr(self.host.state("completions"), "catalogue", None)
+        listing = (
+            catalogue.timeout
+            if catalogue is not None
+            else self.host.plugin_config("completions").list_timeout
+        )
+        return min(invoke.timeout_of(self.host), listing * 0.8)
+
     async def sub_pipes(self, live: Live) -> list[dict[str, Any]] | None:
         """A manifold's entries; ``None`` for a plain pipe; a failing ``pipes`` lists nothing."""
         pipes = getattr(live.loaded.instance, "pipes", None)
@@ -145,7 +155,7 @@ class FunctionsProvider:
         if callable(pipes):
             invoke.refresh_valves(live)
             try:
-                pipes = await running.call(pipes, {}, invoke.timeout_of(self.host), f"{live.id}.pipes")
+                pipes = await running.call(pipes, {}, self.list_timeout(), f"{live.id}.pipes")
             except (running.FunctionFailed, running.FunctionTimeout) as error:
                 log.error("function %r could not list its pipes: %s", live.id, error)
                 return []

@@ -33,13 +33,19 @@ class FunctionsEnv:
 
 @pytest_asyncio.fixture
 async def functions_env(make_app: Any, auth_headers: Any):
-    """``await functions_env(config={...}, load_plugins=[...])`` -> :class:`FunctionsEnv`."""
+    """``await functions_env(config={...}, load_plugins=[...], plugins=[...], completions={...})`` ->
+    :class:`FunctionsEnv` (``config`` is ``[plugins.functions]``, ``completions`` adds to
+    ``[plugins.completions]``)."""
 
     async def factory(
-        config: dict | None = None, load_plugins: list[str] = (), plugins: list[Any] = ()
+        config: dict | None = None,
+        load_plugins: list[str] = (),
+        plugins: list[Any] = (),
+        completions: dict | None = None,
     ) -> FunctionsEnv:
+        completions = {"models_cache_ttl": 0, **(completions or {})}
         app = await make_app(
-            config={"plugins": {"functions": config or {}, "completions": {"models_cache_ttl": 0}}},
+            config={"plugins": {"functions": config or {}, "completions": completions}},
             load_plugins=["completions", "functions", *load_plugins],
             plugins=list(plugins),
         )

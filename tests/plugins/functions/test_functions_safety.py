@@ -193,3 +193,17 @@ async def test_a_client_leaving_an_endless_stream_closes_the_generator(functions
     assert lines[1].startswith("data: ") and '"content":"1 "' in lines[1]
     assert await asyncio.to_thread(module.CLOSED.wait, 10)
     await health(env)
+
+
+async def test_a_manifold_whose_pipes_hang_is_left_out_but_others_list(functions_env, release):
+    # The list gives each provider 10 s by default; short for the test.
+    env = await functions_env(completions={"list_timeout": 0.5})
+    source = (
+        "import threading\nRELEASE = threading.Event()\n\n"
+        "class Pipe:\n    def pipes(self):\n        RELEASE.wait()\n        return []\n"
+    )
+    await create(env.client, env.admin, "slow", source)
+    release.append(env.registry.live["slow"].loaded.module)
+    await create(env.client, env.admin, "echo", sample("echo_manifold"))
+    listed = await (await env.client.get("/api/models", headers=env.user)).get_json()
+    assert sorted(model["id"] for model in listed["data"]) == ["echo.shout", "echo.whisper"]

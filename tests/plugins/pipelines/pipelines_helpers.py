@@ -106,3 +106,23 @@ async def serve(app: Any, stop: asyncio.Event) -> tuple[str, asyncio.Task[None],
     config.graceful_timeout = 1
     task = asyncio.create_task(hypercorn_serve(without_lifespan, config, shutdown_trigger=stop.wait))
     return f"http://127.0.0.1:{sock.getsockname()[1]}", task, sock
+
+
+def chat(model: str, text: str, **extra: Any) -> dict[str, Any]:
+    """A chat-completions body with one user message."""
+    return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
+
+
+async def ask(client: Any, headers: dict[str, str], model: str, text: str, **extra: Any) -> Any:
+    """``POST /api/chat/completions`` with one user message; the test client's response."""
+    return await client.post("/api/chat/completions", json=chat(model, text, **extra), headers=headers)
+
+
+async def reply_of(response: Any) -> str:
+    """The assistant's content of a ``chat.completion`` response."""
+    return (await response.get_json())["choices"][0]["message"]["content"]
+
+
+async def json_of(client: Any, path: str, headers: dict[str, str]) -> Any:
+    """``GET path`` and its JSON."""
+    return await (await client.get(path, headers=headers)).get_json()

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pipelines_helpers import content_of_stream, sse_events
+from pipelines_helpers import ask, chat, content_of_stream, json_of, reply_of, sse_events
 
 pytestmark = pytest.mark.asyncio
-
-
-def chat(model: str, text: str, **extra) -> dict:
-    return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
 
 
 async def test_pipe_and_manifold_models_are_listed_once_active(pipelines_app, create):
@@ -22,7 +18,7 @@ async def test_pipe_and_manifold_models_are_listed_once_active(pipelines_app, cr
     for name in ("echo_pipe", "model_manifold", "word_filter"):
         response = await client.post(f"/api/pipelines/{name}/activate", headers=admin)
         assert response.status_code == 200 and (await response.get_json())["is_active"] is True
-    models = {model["id"]: model for model in (await (await client.get("/api/models", headers=admin)).get_json())["data"]}
+    models = {model["id"]: model for model in (await json_of(client, "/api/models", admin))["data"]}
     # Filters are not models.
     assert sorted(models) == ["echo_pipe", "model_manifold.loud", "model_manifold.quiet"]
     assert models["echo_pipe"]["name"] == "Echo Pipe"
@@ -38,7 +34,7 @@ async def test_pipe_streams_through_the_openai_client(served, create):
     client = running.app.test_client()
     await create(client, running.admin, "echo_pipe", is_active=True)
     sdk = running.sdk()
-    answer = await sdk.chat.completions.create(model="echo_pipe", messages=[{"role": "user", "content": "hello there"}])
+    answer = await sdk.chat.completions.create(**chat("echo_pipe", "hello there"))
     assert answer.choices[0].message.content == "echo: hello there"
     stream = await sdk.chat.completions.create(
         model="echo_pipe", messages=[{"role": "user", "content": "one two three"}], stream=True
@@ -55,14 +51,14 @@ async def test_manifold_sub_pipes_answer_by_id(served, create):
     client = running.app.test_client()
     await create(client, running.admin, "model_manifold", is_active=True)
     sdk = running.sdk()
-    loud = await sdk.chat.completions.create(model="model_manifold.loud", messages=[{"role": "user", "content": "World"}])
+    loud = await sdk.chat.completions.create(**chat("model_manifold.loud", "World"))
     assert loud.choices[0].message.content == "HELLO, WORLD"
     stream = await sdk.chat.completions.create(
         model="model_manifold.quiet", messages=[{"role": "user", "content": "World"}], stream=True
     )
     text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
     assert text == "hello, world "
-    unknown = await client.post("/api/chat/completions", json=chat("model_manifold.shouting", "x"), headers=running.admin)
+    unknown = await ask(client, running.admin, "model_manifold.shouting", "x")
     assert unknown.status_code == 404
 
 
@@ -75,23 +71,25 @@ async def test_filter_runs_around_its_targets_only(pipelines_app, create):
     assert response.status_code == 200
     # The inlet replaced the word before the pipe saw it; the outlet signed the reply.
     assert (await response.get_json())["choices"][0]["message"]["content"] == "echo: **** it -- filtered"
-    streamed = await client.post("/api/chat/completions", json=chat("echo_pipe", "darn", stream=True), headers=admin)
+    streamed = await ask(client, admin, "echo_pipe", "darn", stream=True)
     events = sse_events(await streamed.get_data())
     assert content_of_stream(events) == "echo: **** "
     assert events[-1] == "[DONE]"
-    refused = await client.post("/api/chat/completions", json=chat("echo_pipe", "our secret plans"), headers=admin)
+    refused = await ask(client, admin, "echo_pipe", "our secret plans")
     assert refused.status_code == 400
     assert (await refused.get_json())["detail"] == "I cannot talk about secret plans"
     # The manifold is not a target of the filter.
-    untouched = await client.post("/api/chat/completions", json=chat("model_manifold.quiet", "darn"), headers=admin)
-    assert (await untouched.get_json())["choices"][0]["message"]["content"] == "hello, darn"
+    untouched = await ask(client, admin, "model_manifold.quiet", "darn")
+    assert await reply_of(untouched) == "hello, darn"
 
 
 async def test_filters_run_by_priority_and_targets_come_from_valves(pipelines_app, create):
     app, client, admin = await pipelines_app()
     await create(client, admin, "echo_pipe", is_active=True)
-    await create(client, admin, "word_filter", is_active=True, valves={"pipelines": ["*"], "priority": 2, "signature": " [second]"})
-    copy = await client.post("/api/pipelines/word_filter/duplicate", json={"id": "first_filter"}, headers=admin)
+    valves = {"pipelines": ["*"], "priority": 2, "signature": " [second]"}
+    await create(client, admin, "word_filter", is_active=True, valves=valves)
+    first = {"id": "first_filter"}
+    copy = await client.post("/api/pipelines/word_filter/duplicate", json=first, headers=admin)
     assert copy.status_code == 201
     valves = {"priority": 1, "signature": " [first]", "banned": ["it"]}
     updated = await client.post("/api/pipelines/first_filter/valves/update", json=valves, headers=admin)
@@ -125,7 +123,8 @@ async def test_a_pipe_with_its_own_inlet_and_outlet(pipelines_app):
         "    def pipe(self, user_message, model_id, messages, body):\n"
         "        return ' | '.join(message['role'] for message in messages)\n"
     )
-    created = await client.post("/api/pipelines", json={"id": "framed", "content": source, "is_active": True}, headers=admin)
+    body = {"id": "framed", "content": source, "is_active": True}
+    created = await client.post("/api/pipelines", json=body, headers=admin)
     assert created.status_code == 201
     response = await client.post("/api/chat/completions", json=chat("framed", "hi"), headers=admin)
     assert (await response.get_json())["choices"][0]["message"]["content"] == "system | user [framed]"

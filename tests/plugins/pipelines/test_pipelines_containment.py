@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from pipelines_helpers import alive, sse_events
+from pipelines_helpers import alive, chat, reply_of, sse_events
 
 pytestmark = pytest.mark.asyncio
 
 
-def chat(model: str, text: str, **extra) -> dict:
-    return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
-
-
 async def ask(client, headers, text, **extra):
-    return await client.post("/api/chat/completions", json=chat("misbehaving", text, **extra), headers=headers)
+    body = chat("misbehaving", text, **extra)
+    return await client.post("/api/chat/completions", json=body, headers=headers)
 
 
 async def test_a_raising_pipe_is_a_json_error(pipelines_app, create):
@@ -27,10 +24,10 @@ async def test_a_raising_pipe_is_a_json_error(pipelines_app, create):
     # The same worker goes on answering.
     service = app.extensions["colonnade"].state("pipelines").service
     [pid] = service.worker_pids()
-    assert (await (await ask(client, admin, "hello")).get_json())["choices"][0]["message"]["content"] == "fine"
+    assert await reply_of(await ask(client, admin, "hello")) == "fine"
     assert service.worker_pids() == [pid]
     # What a pipeline prints goes to the log, not into the answers.
-    assert (await (await ask(client, admin, "print")).get_json())["choices"][0]["message"]["content"] == "printed"
+    assert await reply_of(await ask(client, admin, "print")) == "printed"
 
 
 @pytest.mark.parametrize("behaviour", ["block", "loop"])
@@ -87,7 +84,8 @@ async def test_bad_valves_are_refused_and_change_nothing(pipelines_app, create):
         assert "PREFIX" in (await response.get_json())["detail"]
     not_an_object = await client.post("/api/pipelines/echo_pipe/valves/update", json=[1], headers=admin)
     assert not_an_object.status_code == 400
-    assert (await (await client.get("/api/pipelines/echo_pipe/valves", headers=admin)).get_json())["PREFIX"] == "echo:"
+    valves = await (await client.get("/api/pipelines/echo_pipe/valves", headers=admin)).get_json()
+    assert valves["PREFIX"] == "echo:"
     answer = await client.post("/api/chat/completions", json=chat("echo_pipe", "hi"), headers=admin)
     assert (await answer.get_json())["choices"][0]["message"]["content"] == "echo: hi"
     assert service.worker_pids() == [pid]

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from pipelines_helpers import content_of_stream, sse_events, worker_processes
+from pipelines_helpers import ask, content_of_stream, sse_events, worker_processes
 
 pytestmark = pytest.mark.asyncio
 
 MESSAGES = [{"role": "user", "content": "darn good"}]
+EXECUTE = "/api/pipelines/{}/execute"
 
 
 async def test_execute_a_pipe_active_or_not(pipelines_app, create):
     app, client, admin = await pipelines_app()
     await create(client, admin, "echo_pipe")
     # Inactive: a worker is started for the call and ended after it.
-    response = await client.post("/api/pipelines/echo_pipe/execute", json={"messages": MESSAGES}, headers=admin)
+    response = await client.post(EXECUTE.format("echo_pipe"), json={"messages": MESSAGES}, headers=admin)
     assert response.status_code == 200
     result = await response.get_json()
     assert result["ran"] == "pipe" and result["pipeline"] == "echo_pipe"
@@ -29,18 +30,26 @@ async def test_execute_a_pipe_active_or_not(pipelines_app, create):
     assert events[-1] == "[DONE]"
     assert worker_processes() == []
     await client.post("/api/pipelines/echo_pipe/activate", headers=admin)
-    active = await client.post("/api/pipelines/echo_pipe/execute", json={"body": {"messages": MESSAGES}}, headers=admin)
+    wrapped = {"body": {"messages": MESSAGES}}
+    active = await client.post(EXECUTE.format("echo_pipe"), json=wrapped, headers=admin)
     assert (await active.get_json())["response"]["choices"][0]["message"]["content"] == "echo: darn good"
 
 
 async def test_execute_a_manifold_sub_pipe(pipelines_app, create):
     app, client, admin = await pipelines_app()
     await create(client, admin, "model_manifold")
-    for model, expected in ((None, "HELLO, DARN GOOD"), ("quiet", "hello, darn good"), ("model_manifold.loud", "HELLO, DARN GOOD")):
+    cases = (
+        (None, "HELLO, DARN GOOD"),
+        ("quiet", "hello, darn good"),
+        ("model_manifold.loud", "HELLO, DARN GOOD"),
+    )
+    for model, expected in cases:
         body = {"messages": MESSAGES, **({"model": model} if model else {})}
-        result = await (await client.post("/api/pipelines/model_manifold/execute", json=body, headers=admin)).get_json()
+        response = await client.post(EXECUTE.format("model_manifold"), json=body, headers=admin)
+        result = await response.get_json()
         assert result["response"]["choices"][0]["message"]["content"] == expected
-    unknown = await client.post("/api/pipelines/model_manifold/execute", json={"messages": MESSAGES, "model": "x"}, headers=admin)
+    body = {"messages": MESSAGES, "model": "x"}
+    unknown = await client.post(EXECUTE.format("model_manifold"), json=body, headers=admin)
     assert unknown.status_code == 400
 
 
@@ -48,7 +57,9 @@ async def test_execute_a_filter_inlet_and_outlet(pipelines_app, create):
     app, client, admin = await pipelines_app()
     await create(client, admin, "word_filter")
     inlet = await client.post(
-        "/api/pipelines/word_filter/execute", json={"direction": "inlet", "body": {"messages": MESSAGES}}, headers=admin
+        EXECUTE.format("word_filter"),
+        json={"direction": "inlet", "body": {"messages": MESSAGES}},
+        headers=admin,
     )
     result = await inlet.get_json()
     assert result["ran"] == "inlet"
@@ -87,6 +98,6 @@ async def test_without_the_completions_plugin(make_app, auth_headers, create):
     app = await make_app(load_plugins=["pipelines"])
     client, admin = app.test_client(), await auth_headers(app, role="admin")
     await create(client, admin, "echo_pipe", is_active=True)
-    response = await client.post("/api/pipelines/echo_pipe/execute", json={"messages": MESSAGES}, headers=admin)
+    response = await client.post(EXECUTE.format("echo_pipe"), json={"messages": MESSAGES}, headers=admin)
     assert (await response.get_json())["response"]["choices"][0]["message"]["content"] == "echo: darn good"
-    assert (await client.post("/api/chat/completions", json={"model": "echo_pipe", "messages": []}, headers=admin)).status_code == 404
+    assert (await ask(client, admin, "echo_pipe", "hi")).status_code == 404

@@ -24,7 +24,8 @@ async def test_activation_valves_and_deactivation(pipelines_app, create, tmp_pat
     assert lines(log) == []
     await client.post("/api/pipelines/echo_pipe/activate", headers=admin)
     assert lines(log) == ["startup"]
-    updated = await client.post("/api/pipelines/echo_pipe/valves/update", json={"PREFIX": "new:"}, headers=admin)
+    new = {"PREFIX": "new:"}
+    updated = await client.post("/api/pipelines/echo_pipe/valves/update", json=new, headers=admin)
     assert (await updated.get_json())["PREFIX"] == "new:"
     assert log.read_text().splitlines()[-1].startswith("valves new:")
     answer = await client.post(
@@ -38,7 +39,8 @@ async def test_activation_valves_and_deactivation(pipelines_app, create, tmp_pat
     await client.post("/api/pipelines/echo_pipe/deactivate", headers=admin)
     assert lines(log) == ["startup", "valves", "shutdown"]
     assert not alive(pid)
-    gone = await client.post("/api/chat/completions", json={"model": "echo_pipe", "messages": []}, headers=admin)
+    nothing = {"model": "echo_pipe", "messages": []}
+    gone = await client.post("/api/chat/completions", json=nothing, headers=admin)
     assert gone.status_code == 404
 
 
@@ -79,7 +81,8 @@ async def test_active_pipelines_start_and_stop_with_the_host(standalone, auth_he
     app = await standalone.start()
     client = app.test_client()
     admin = await auth_headers(app, role="admin")
-    body = {"id": "echo_pipe", "content": sample("echo_pipe"), "valves": {"LIFECYCLE_LOG": str(log)}, "is_active": True}
+    valves = {"LIFECYCLE_LOG": str(log)}
+    body = {"id": "echo_pipe", "content": sample("echo_pipe"), "valves": valves, "is_active": True}
     assert (await client.post("/api/pipelines", json=body, headers=admin)).status_code == 201
     [pid] = app.extensions["colonnade"].state("pipelines").service.worker_pids()
     await standalone.stop()

@@ -7,7 +7,7 @@ import io
 
 import pytest
 import pytest_asyncio
-from pipelines_helpers import sample
+from pipelines_helpers import ask, json_of, reply_of, sample
 from quart.datastructures import FileStorage
 
 pytestmark = pytest.mark.asyncio
@@ -50,17 +50,16 @@ async def test_list_names_the_hosted_pipelines_and_each_server(pipelines_app, re
 
 async def test_hosted_upload_add_list_valves_delete(pipelines_app, fake_source):
     app, client, admin = await pipelines_app()
-    uploaded = await client.post(
-        "/api/v1/pipelines/upload", files=py_file("model_manifold.py", sample("model_manifold")), form={"urlIdx": "-1"}, headers=admin
-    )
+    files = py_file("model_manifold.py", sample("model_manifold"))
+    hosted = {"urlIdx": "-1"}
+    uploaded = await client.post("/api/v1/pipelines/upload", files=files, form=hosted, headers=admin)
     assert uploaded.status_code == 200, await uploaded.get_json()
     assert (await uploaded.get_json())["status"] is True
     refused = await client.post("/api/v1/pipelines/upload", files=py_file("notes.md", "x"), headers=admin)
     assert refused.status_code == 400
     assert (await refused.get_json())["detail"] == "Only Python (.py) files are allowed."
-    added = await client.post(
-        "/api/v1/pipelines/add", json={"url": f"{fake_source.base_url}/pipelines/web_echo.py", "urlIdx": -1}, headers=admin
-    )
+    body = {"url": f"{fake_source.base_url}/pipelines/web_echo.py", "urlIdx": -1}
+    added = await client.post("/api/v1/pipelines/add", json=body, headers=admin)
     assert added.status_code == 200, await added.get_json()
     not_found = await client.post(
         "/api/v1/pipelines/add", json={"url": f"{fake_source.base_url}/pipelines/nothing.py"}, headers=admin
@@ -78,18 +77,15 @@ async def test_hosted_upload_add_list_valves_delete(pipelines_app, fake_source):
 
     valves = await (await client.get("/api/v1/pipelines/model_manifold/valves", headers=admin)).get_json()
     assert valves == {"GREETING": "Hello"}
-    spec = await (await client.get("/api/v1/pipelines/model_manifold/valves/spec?urlIdx=-1", headers=admin)).get_json()
+    spec = await json_of(client, "/api/v1/pipelines/model_manifold/valves/spec?urlIdx=-1", admin)
     assert spec["properties"]["GREETING"]["default"] == "Hello"
-    updated = await client.post("/api/v1/pipelines/model_manifold/valves/update", json={"GREETING": "Hi"}, headers=admin)
+    hi = {"GREETING": "Hi"}
+    updated = await client.post("/api/v1/pipelines/model_manifold/valves/update", json=hi, headers=admin)
     assert (await updated.get_json()) == {"GREETING": "Hi"}
-    answer = await client.post(
-        "/api/chat/completions",
-        json={"model": "model_manifold.quiet", "messages": [{"role": "user", "content": "You"}]},
-        headers=admin,
-    )
-    assert (await answer.get_json())["choices"][0]["message"]["content"] == "hi, you"
+    assert await reply_of(await ask(client, admin, "model_manifold.quiet", "You")) == "hi, you"
 
-    deleted = await client.delete("/api/v1/pipelines/delete", json={"id": "web_echo", "urlIdx": -1}, headers=admin)
+    web_echo = {"id": "web_echo", "urlIdx": -1}
+    deleted = await client.delete("/api/v1/pipelines/delete", json=web_echo, headers=admin)
     assert (await deleted.get_json())["status"] is True
     again = await client.delete("/api/v1/pipelines/delete", json={"id": "web_echo"}, headers=admin)
     assert again.status_code == 404
@@ -99,41 +95,40 @@ async def test_hosted_upload_add_list_valves_delete(pipelines_app, fake_source):
 async def test_remote_routes_are_proxied_with_the_key(pipelines_app, remote):
     app, client, admin = await pipelines_app(servers=[{"url": remote.base_url, "key": KEY}])
     listed = await (await client.get("/api/v1/pipelines/?urlIdx=0", headers=admin)).get_json()
-    assert sorted(item["id"] for item in listed["data"]) == ["remote_echo", "remote_filter", "remote_manifold"]
+    ids = sorted(item["id"] for item in listed["data"])
+    assert ids == ["remote_echo", "remote_filter", "remote_manifold"]
     assert all(sent.headers.get("Authorization") == f"Bearer {KEY}" for sent in remote.requests)
 
-    added = await client.post("/api/v1/pipelines/add", json={"url": "https://example.test/p/added.py", "urlIdx": 0}, headers=admin)
+    body = {"url": "https://example.test/p/added.py", "urlIdx": 0}
+    added = await client.post("/api/v1/pipelines/add", json=body, headers=admin)
     assert (await added.get_json())["status"] is True
     assert remote.requests[-1].json() == {"url": "https://example.test/p/added.py"}
-    uploaded = await client.post(
-        "/api/v1/pipelines/upload", files=py_file("sent.py", sample("echo_pipe")), form={"urlIdx": "0"}, headers=admin
-    )
+    files = py_file("sent.py", sample("echo_pipe"))
+    uploaded = await client.post("/api/v1/pipelines/upload", files=files, form={"urlIdx": "0"}, headers=admin)
     assert uploaded.status_code == 200
     assert remote.app.control.added == ["added", "sent"]
     assert b"class Pipeline" in remote.requests[-1].body
 
-    valves = await (await client.get("/api/v1/pipelines/remote_filter/valves?urlIdx=0", headers=admin)).get_json()
+    valves = await json_of(client, "/api/v1/pipelines/remote_filter/valves?urlIdx=0", admin)
     assert valves == {"pipelines": ["remote_echo"], "priority": 0}
-    spec = await (await client.get("/api/v1/pipelines/remote_filter/valves/spec?urlIdx=0", headers=admin)).get_json()
+    spec = await json_of(client, "/api/v1/pipelines/remote_filter/valves/spec?urlIdx=0", admin)
     assert spec["properties"]["priority"]["type"] == "integer"
     updated = await client.post(
         "/api/v1/pipelines/remote_filter/valves/update?urlIdx=0", json={"pipelines": ["*"]}, headers=admin
     )
     assert (await updated.get_json())["pipelines"] == ["*"]
     # The new targets apply at once: the filter now runs around the manifold too.
-    answer = await client.post(
-        "/api/chat/completions",
-        json={"model": "remote_manifold.a", "messages": [{"role": "user", "content": "x"}]},
-        headers=admin,
-    )
-    assert (await answer.get_json())["choices"][0]["message"]["content"] == "a: x [remote inlet] [remote outlet]"
+    answer = await ask(client, admin, "remote_manifold.a", "x")
+    assert await reply_of(answer) == "a: x [remote inlet] [remote outlet]"
 
     # The server's own errors keep their status and detail.
-    bad = await client.post("/api/v1/pipelines/remote_filter/valves/update?urlIdx=0", json={"colour": 1}, headers=admin)
+    path = "/api/v1/pipelines/remote_filter/valves/update?urlIdx=0"
+    bad = await client.post(path, json={"colour": 1}, headers=admin)
     assert bad.status_code == 400 and (await bad.get_json())["detail"] == "Invalid valves"
-    deleted = await client.delete("/api/v1/pipelines/delete", json={"id": "added", "urlIdx": 0}, headers=admin)
+    added = {"id": "added", "urlIdx": 0}
+    deleted = await client.delete("/api/v1/pipelines/delete", json=added, headers=admin)
     assert (await deleted.get_json())["status"] is True
-    missing = await client.delete("/api/v1/pipelines/delete", json={"id": "added", "urlIdx": 0}, headers=admin)
+    missing = await client.delete("/api/v1/pipelines/delete", json=added, headers=admin)
     assert missing.status_code == 404 and (await missing.get_json())["detail"] == "Pipeline not found"
 
 

@@ -10,15 +10,11 @@ import socket
 
 import pytest
 import pytest_asyncio
-from pipelines_helpers import content_of_stream, sse_events
+from pipelines_helpers import ask, chat, content_of_stream, json_of, reply_of, sse_events
 
 pytestmark = pytest.mark.asyncio
 
 KEY = "pipelines-secret-key-0123"
-
-
-def chat(model: str, text: str, **extra) -> dict:
-    return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
 
 
 @pytest_asyncio.fixture
@@ -35,7 +31,7 @@ def posts(server, path: str) -> list:
 async def test_remote_models_are_listed_and_answer(served, remote):
     running = await served(servers=[{"url": remote.base_url, "key": KEY}])
     client = running.app.test_client()
-    models = {m["id"]: m for m in (await (await client.get("/api/models", headers=running.admin)).get_json())["data"]}
+    models = {m["id"]: m for m in (await json_of(client, "/api/models", running.admin))["data"]}
     # The filter is not a model.
     assert sorted(models) == ["remote_echo", "remote_manifold.a", "remote_manifold.b"]
     assert models["remote_echo"]["urlIdx"] == 0
@@ -43,7 +39,7 @@ async def test_remote_models_are_listed_and_answer(served, remote):
     assert models["remote_echo"]["pipeline"]["type"] == "pipe"
 
     sdk = running.sdk()
-    answer = await sdk.chat.completions.create(model="remote_manifold.a", messages=[{"role": "user", "content": "hi"}])
+    answer = await sdk.chat.completions.create(**chat("remote_manifold.a", "hi"))
     assert answer.choices[0].message.content == "a: hi"
     [sent] = posts(remote, "/chat/completions")
     assert sent.headers["Authorization"] == f"Bearer {KEY}"
@@ -68,8 +64,9 @@ async def test_remote_filter_runs_around_its_targets(pipelines_app, remote):
     assert inlet.json()["user"]["role"] == "admin"
     assert inlet.json()["body"]["messages"] == [{"role": "user", "content": "hello"}]
     [outlet] = posts(remote, "/remote_filter/filter/outlet")
-    assert outlet.json()["body"]["messages"][-1] == {"role": "assistant", "content": "remote echo: hello [remote inlet]"}
-    streamed = await client.post("/api/chat/completions", json=chat("remote_echo", "x", stream=True), headers=admin)
+    said = {"role": "assistant", "content": "remote echo: hello [remote inlet]"}
+    assert outlet.json()["body"]["messages"][-1] == said
+    streamed = await ask(client, admin, "remote_echo", "x", stream=True)
     assert content_of_stream(sse_events(await streamed.get_data())) == "remote echo: x [remote inlet]"
     # Not a target: untouched.
     other = await client.post("/api/chat/completions", json=chat("remote_manifold.a", "plain"), headers=admin)
@@ -113,8 +110,8 @@ async def test_an_unreachable_server_leaves_the_rest_working(pipelines_app, crea
         await create(client, admin, "echo_pipe", is_active=True)
         listed = (await (await client.get("/api/models", headers=admin)).get_json())["data"]
         assert [model["id"] for model in listed] == ["echo_pipe"]
-        answer = await client.post("/api/chat/completions", json=chat("echo_pipe", "still here"), headers=admin)
-        assert (await answer.get_json())["choices"][0]["message"]["content"] == "echo: still here"
+        answer = await ask(client, admin, "echo_pipe", "still here")
+        assert await reply_of(answer) == "echo: still here"
         missing = await client.get("/api/v1/pipelines/?urlIdx=0", headers=admin)
         assert missing.status_code == 404
         assert (await missing.get_json())["detail"] == "Pipeline not found"

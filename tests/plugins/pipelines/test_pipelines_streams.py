@@ -4,7 +4,7 @@ back instead of piling its items up in the host."""
 from __future__ import annotations
 
 import pytest
-from pipelines_helpers import sample
+from pipelines_helpers import chat, sample
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,7 +25,7 @@ async def test_a_client_leaving_closes_the_generator(served, create):
             break
     await stream.close()
     assert seen == ["0 ", "1 ", "2 "]
-    report = await sdk.chat.completions.create(model="endless", messages=[{"role": "user", "content": "report"}])
+    report = await sdk.chat.completions.create(**chat("endless", "report"))
     assert report.choices[0].message.content.startswith("closed=True")
 
 

@@ -4,13 +4,9 @@ guards base models."""
 from __future__ import annotations
 
 import pytest
-from pipelines_helpers import sample
+from pipelines_helpers import chat, sample
 
 pytestmark = pytest.mark.asyncio
-
-
-def chat(model: str, text: str) -> dict:
-    return {"model": model, "messages": [{"role": "user", "content": text}]}
 
 
 async def test_a_change_made_by_another_host_process_is_picked_up(pipelines_app):
@@ -34,7 +30,8 @@ async def test_a_change_made_by_another_host_process_is_picked_up(pipelines_app)
     answer = await client.post("/api/chat/completions", json=chat("echo_pipe", "there"), headers=admin)
     assert (await answer.get_json())["choices"][0]["message"]["content"] == "echo: there"
     [pid] = service.worker_pids()
-    await elsewhere(valves={"PREFIX": "v2:"}, info={**row.info, "valves": {"PREFIX": "v2:", "LIFECYCLE_LOG": ""}})
+    effective = {"PREFIX": "v2:", "LIFECYCLE_LOG": ""}
+    await elsewhere(valves={"PREFIX": "v2:"}, info={**row.info, "valves": effective})
     answer = await client.post("/api/chat/completions", json=chat("echo_pipe", "there"), headers=admin)
     assert (await answer.get_json())["choices"][0]["message"]["content"] == "v2: there"
     assert service.worker_pids() != [pid]

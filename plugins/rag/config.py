@@ -22,7 +22,7 @@ class RagConfig(BaseModel):
     vector_store_options: dict[str, str] = Field(default_factory=dict)
     #: Chunks from which a LanceDB collection gets an approximate vector index (smaller ones are
     #: searched exhaustively). Built in the background once a collection grows past it.
-    vector_index_min_rows: int = Field(20_000, ge=256)
+    vector_index_min_rows: int = Field(5_000, ge=256)
 
     #: The registered embedding function (``local``, ``openai``, ``ollama``).
     embedding_function: str = "local"

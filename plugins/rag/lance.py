@@ -41,9 +41,8 @@ DIMENSION_KEY = b"colonnade.dimension"
 FTS_REBUILD_AFTER = 2000
 #: Rows from which a collection gets an approximate vector index (IVF, exact distances within the
 #: partitions searched); smaller collections are searched exhaustively, which is fast enough there.
-VECTOR_INDEX_MIN_ROWS = 20_000
-#: Rows per IVF partition when the index is built, and partitions searched per query.
-ROWS_PER_PARTITION = 400
+VECTOR_INDEX_MIN_ROWS = 5_000
+#: Partitions searched per query (an index has the square root of its rows as partitions).
 NPROBES = 20
 #: Writes after which a collection is compacted and its indexes brought up to date, in the background.
 OPTIMIZE_AFTER_WRITES = 100
@@ -91,6 +90,10 @@ class LanceDBStore:
         self._unindexed: dict[str, int] = {}
         self._rows: dict[str, int] = {}
         self._vector_indexed: dict[str, bool] = {}
+        #: Rows when the vector index was (last) built: it is rebuilt, with more partitions, once the
+        #: collection has doubled since, so partitions stay small.
+        self._indexed_rows: dict[str, int] = {}
+        self._text_indexed: dict[str, bool] = {}
         self._writes: dict[str, int] = {}
         self._upkeep: dict[str, asyncio.Task[None]] = {}
         self._connecting = asyncio.Lock()
@@ -131,16 +134,19 @@ class LanceDBStore:
         db = await self._connect()
         if name not in await self._run(self._names, db):
             return None
-        table, rows, indexed = await self._run(self._open_table, db, name)
-        self._rows[name], self._vector_indexed[name] = rows, indexed
+        table, rows, indices = await self._run(self._open_table, db, name)
+        self._rows[name] = rows
+        self._vector_indexed[name] = "vector_idx" in indices
+        self._indexed_rows[name] = rows
+        self._text_indexed[name] = "text_idx" in indices
         self._tables[name] = table
         return table
 
     @staticmethod
-    def _open_table(db: Any, name: str) -> tuple[Any, int, bool]:
+    def _open_table(db: Any, name: str) -> tuple[Any, int, set[str]]:
         table = db.open_table(name)
-        indexed = any(getattr(index, "name", "") == "vector_idx" for index in table.list_indices())
-        return table, table.count_rows(), indexed
+        indices = {getattr(index, "name", "") for index in table.list_indices()}
+        return table, table.count_rows(), indices
 
     @staticmethod
     def _names(db: Any) -> list[str]:
@@ -174,19 +180,25 @@ class LanceDBStore:
         running = self._upkeep.get(name)
         if running is not None and not running.done():
             return
-        wants_index = not self._vector_indexed.get(name) and self._rows[name] >= self.index_min_rows
-        if wants_index or self._writes[name] >= OPTIMIZE_AFTER_WRITES:
+        if self._wants_index(name) or self._writes[name] >= OPTIMIZE_AFTER_WRITES:
             self._upkeep[name] = asyncio.get_running_loop().create_task(self._keep_up(name, table))
+
+    def _wants_index(self, name: str) -> bool:
+        rows = self._rows.get(name, 0)
+        if not self._vector_indexed.get(name):
+            return rows >= self.index_min_rows
+        return rows >= 2 * max(self._indexed_rows.get(name, 0), self.index_min_rows)
 
     async def _keep_up(self, name: str, table: Any) -> None:
         try:
-            if not self._vector_indexed.get(name) and self._rows.get(name, 0) >= self.index_min_rows:
+            if self._wants_index(name):
                 rows = self._rows[name]
                 # Not under the write lock: building takes seconds, and writes meanwhile are kept
                 # (LanceDB commits them beside the index; they are searched exhaustively until the
                 # next optimisation adds them).
                 await self._run(_build_vector_index, table, rows)
                 self._vector_indexed[name] = True
+                self._indexed_rows[name] = rows
                 log.info("collection %s: vector index built over %d rows", name, rows)
             else:
                 async with self._lock(name):
@@ -209,7 +221,7 @@ class LanceDBStore:
                 self._tables[name] = await self._run(
                     db.create_table, name, schema=_schema(dimension, embedding), exist_ok=True
                 )
-                self._rows[name], self._vector_indexed[name] = 0, False
+                self._rows[name], self._vector_indexed[name], self._text_indexed[name] = 0, False, False
                 existing = await self.collection_info(name)
                 assert existing is not None
         if (existing.dimension, existing.embedding) != (dimension, embedding):
@@ -240,7 +252,13 @@ class LanceDBStore:
             if running is not None and not running.done():
                 running.cancel()
                 await asyncio.gather(running, return_exceptions=True)
-            for counters in (self._rows, self._vector_indexed, self._writes):
+            for counters in (
+                self._rows,
+                self._vector_indexed,
+                self._indexed_rows,
+                self._text_indexed,
+                self._writes,
+            ):
                 counters.pop(name, None)
             db = await self._connect()
             if name in await self._run(self._names, db):
@@ -404,26 +422,23 @@ class LanceDBStore:
         """Build the full-text index when missing or when many rows came since (rows added after it
         are still searched, only more slowly)."""
         async with self._lock(collection):
-            pending = self._unindexed.get(collection)
-            if pending is not None and pending < FTS_REBUILD_AFTER:
+            if self._text_indexed.get(collection) and self._unindexed.get(collection, 0) < FTS_REBUILD_AFTER:
                 return
 
             def build() -> None:
                 from lancedb.index import FTS
 
-                indices = {getattr(index, "name", "") for index in table.list_indices()}
-                if pending is None and "text_idx" in indices:
-                    return
                 table.create_index("text", config=FTS(with_position=False), replace=True)
 
             await self._run(build)
+            self._text_indexed[collection] = True
             self._unindexed[collection] = 0
 
 
 def _build_vector_index(table: Any, rows: int) -> None:
     from lancedb.index import IvfFlat
 
-    partitions = max(1, min(4096, rows // ROWS_PER_PARTITION))
+    partitions = max(1, min(4096, int(rows**0.5)))
     config = IvfFlat(distance_type="cosine", num_partitions=partitions, max_iterations=10, sample_rate=64)
     table.create_index("vector", config=config, replace=True)
 

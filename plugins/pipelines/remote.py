@@ -3,7 +3,8 @@
 A server lists its pipelines as models (``GET /models``, each entry carrying a ``pipeline`` object with
 ``type``, ``pipelines`` targets and ``priority``); pipes and manifolds answer ``POST /chat/completions``
 (JSON or SSE), filters ``POST /{id}/filter/inlet`` and ``/filter/outlet``. Every request carries the
-server's key as a bearer token; the key is never returned, logged or put in an error.
+server's key as a bearer token; the key is never returned, logged or put in an error. ``httpx`` is
+imported only when a server is configured.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
 if TYPE_CHECKING:
+    import httpx
+
     from colonnade.plugins.pipelines.config import PipelinesConfig, Server
 
 log = logging.getLogger("colonnade.pipelines")
@@ -71,6 +72,8 @@ class RemoteServer:
 
     async def send(self, method: str, path: str, **options: Any) -> httpx.Response:
         """Send and return the streaming response (the caller closes it); failures as :class:`RemoteError`."""
+        import httpx
+
         url = f"{self.url}/{path.lstrip('/')}"
         request = self.client.build_request(method, url, headers=self.headers(), **options)
         try:
@@ -85,6 +88,8 @@ class RemoteServer:
         return response
 
     async def _status_error(self, response: httpx.Response) -> RemoteError:
+        import httpx
+
         try:
             raw = b""
             async for piece in response.aiter_bytes():
@@ -108,6 +113,8 @@ class RemoteServer:
         return RemoteError(status, self.redact(text))
 
     async def json(self, method: str, path: str, **options: Any) -> Any:
+        import httpx
+
         response = await self.send(method, path, **options)
         try:
             return json.loads(await response.aread())
@@ -143,6 +150,8 @@ class RemoteServer:
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any] | AsyncIterator[dict[str, Any]]:
         """``POST /chat/completions``: the answer, or an iterator of chunks relayed as they arrive."""
+        import httpx
+
         response = await self.send("POST", "chat/completions", json=body)
         if "text/event-stream" not in response.headers.get("content-type", ""):
             try:
@@ -157,6 +166,8 @@ class RemoteServer:
         return self._events(response)
 
     async def _events(self, response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+        import httpx
+
         buffer = b""
         try:
             async for piece in response.aiter_bytes():
@@ -217,12 +228,16 @@ class RemoteServers:
     """
 
     def __init__(self, config: PipelinesConfig, client_for: Any) -> None:
-        timeout = httpx.Timeout(config.read_timeout, connect=config.connect_timeout)
         self.ttl = config.models_cache_ttl
-        self.servers = [
-            RemoteServer(index, server, client_for(f"pipelines-{index}", timeout=timeout))
-            for index, server in enumerate(config.servers)
-        ]
+        self.servers: list[RemoteServer] = []
+        if config.servers:
+            import httpx
+
+            timeout = httpx.Timeout(config.read_timeout, connect=config.connect_timeout)
+            self.servers = [
+                RemoteServer(index, server, client_for(f"pipelines-{index}", timeout=timeout))
+                for index, server in enumerate(config.servers)
+            ]
 
     def __bool__(self) -> bool:
         return bool(self.servers)

@@ -207,9 +207,12 @@ async def get_user(user_id: str) -> Response:
     return one(resource, d.USER)
 
 
-async def _store_user(account: Any, resource: dict[str, Any], operation: str) -> Response:
+async def _store_user(account: Any, current: dict[str, Any], resource: dict[str, Any], operation: str) -> Response:
     await prepare("User", operation, resource)
-    plan = await user_store.plan_user(canonical(d.USER, resource), account)
+    resource = canonical(d.USER, resource)
+    if resource == canonical(d.USER, current):
+        return one(current, d.USER)  # nothing changes: no write, the version stays (Entra ID repeats values)
+    plan = await user_store.plan_user(resource, account)
     try:
         fields = await user_store.replace_user(host(), account, plan)
     except IntegrityError:
@@ -223,8 +226,9 @@ async def _store_user(account: Any, resource: dict[str, Any], operation: str) ->
 @check_token
 async def replace_user(user_id: str) -> Response:
     account = await user_store.get_account(user_id)
-    check_version(await rendered_user(account))
-    return await _store_user(account, canonical(d.USER, await read_body(d.CORE_USER)), "replace")
+    current = await rendered_user(account)
+    check_version(current)
+    return await _store_user(account, current, canonical(d.USER, await read_body(d.CORE_USER)), "replace")
 
 
 @bp.patch("/Users/<user_id>")
@@ -234,7 +238,8 @@ async def patch_user(user_id: str) -> Response:
     current = await rendered_user(account)
     check_version(current)
     operations = operations_of(await read_body(None))
-    return await _store_user(account, apply_patch(d.USER, canonical(d.USER, current), operations), "patch")
+    patched = apply_patch(d.USER, canonical(d.USER, current), operations)
+    return await _store_user(account, current, patched, "patch")
 
 
 @bp.delete("/Users/<user_id>")
@@ -285,9 +290,12 @@ async def get_group(group_id: str) -> Response:
     return one(resource, d.GROUP)
 
 
-async def _store_group(row: Any, resource: dict[str, Any], operation: str) -> Response:
+async def _store_group(row: Any, current: dict[str, Any], resource: dict[str, Any], operation: str) -> Response:
     await prepare("Group", operation, resource)
-    plan = await group_store.plan_group(canonical(d.GROUP, resource), row)
+    resource = canonical(d.GROUP, resource)
+    if resource == canonical(d.GROUP, current):
+        return one(current, d.GROUP)  # nothing changes: no write, the version stays
+    plan = await group_store.plan_group(resource, row)
     await group_store.replace_group(row, plan)
     await changed("Group", row.group_id, operation)
     return one(await rendered_group(await group_store.get_scim_group(row.group_id)), d.GROUP)
@@ -297,8 +305,9 @@ async def _store_group(row: Any, resource: dict[str, Any], operation: str) -> Re
 @check_token
 async def replace_group(group_id: str) -> Response:
     row = await group_store.get_scim_group(group_id)
-    check_version(await rendered_group(row))
-    return await _store_group(row, canonical(d.GROUP, await read_body(d.CORE_GROUP)), "replace")
+    current = await rendered_group(row)
+    check_version(current)
+    return await _store_group(row, current, canonical(d.GROUP, await read_body(d.CORE_GROUP)), "replace")
 
 
 @bp.patch("/Groups/<group_id>")
@@ -309,7 +318,7 @@ async def patch_group(group_id: str) -> Response:
     check_version(current)
     operations = operations_of(await read_body(None))
     patched = apply_patch(d.GROUP, canonical(d.GROUP, current), operations)
-    return await _store_group(row, patched, "patch")
+    return await _store_group(row, current, patched, "patch")
 
 
 @bp.delete("/Groups/<group_id>")

@@ -54,3 +54,13 @@ async def test_group_versions_follow_membership(scim):
     assert refused.status == 412
     # The user's resource lists the group, so the user's version moved too.
     assert (await scim.get("Users", user["id"]))["meta"]["version"] != user["meta"]["version"]
+
+
+async def test_a_patch_that_changes_nothing_keeps_the_version(scim):
+    user = await scim.create_user("same@example.com", title="Clerk")
+    again = await scim.patch("Users", user["id"], {"op": "Replace", "path": "title", "value": "Clerk"},
+                             {"op": "Replace", "path": "active", "value": "True"})
+    assert again.body == user and again.headers["ETag"] == user["meta"]["version"]
+    group = await scim.create_group("same", [user["id"]])
+    repeated = await scim.patch("Groups", group["id"], {"op": "Add", "path": "members", "value": [{"value": user["id"]}]})
+    assert repeated.body == group

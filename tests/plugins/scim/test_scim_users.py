@@ -232,3 +232,13 @@ async def test_core_changes_show_in_scim(scim, auth_headers):
     assert response.status_code == 200
     again = await scim.get("Users", user["id"])
     assert again["displayName"] == "Ivy Core" and again["meta"]["version"] != user["meta"]["version"]
+
+
+async def test_concurrent_creates_of_one_user_name_make_one_account(scim):
+    import asyncio
+
+    answers = await asyncio.gather(*(scim.call("POST", "/Users", user_body("race@example.com")) for _ in range(6)))
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses == [201] + [409] * 5, [answer.body for answer in answers]
+    assert all(a.body["scimType"] == "uniqueness" for a in answers if a.status == 409)
+    assert await User.filter(email="race@example.com").count() == 1

@@ -11,8 +11,8 @@ to the system message (one is added when the request has none), the way Open Web
   the user's own facts first, then context learnt from conversations, each dated, within
   ``context_char_limit`` characters.
 
-A retrieval failure (an embedding upstream down) is logged and the completion goes on without
-memories.
+Background tasks (requests whose ``metadata.task`` is set, such as title generation) get none. A
+retrieval failure (an embedding upstream down) is logged and the completion goes on without memories.
 """
 
 from __future__ import annotations
@@ -138,7 +138,9 @@ def append_to_system(messages: list[Any], block: str) -> None:
 async def add_memories(host: Any, ctx: Any) -> None:
     """Retrieve the caller's relevant memories and append them to the system message."""
     messages = ctx.request.get("messages")
-    if not isinstance(messages, list) or not await enabled_for(host, ctx):
+    if not isinstance(messages, list) or ctx.metadata.get("task"):
+        return  # a background task (a title, tags) is not a conversation with the user
+    if not await enabled_for(host, ctx):
         return
     if not await Memory.exists(user_id=ctx.actor.id):
         return

@@ -176,7 +176,7 @@ async def reset(rag: RagService, user_id: str) -> int:
     if memories:
         items = [(memory.id, memory.content, vector_metadata(memory)) for memory in memories]
         await guarded(rag.collection(collection, create=True))
-        await guarded(rag.store_vectors(collection, items, vectors))
+        await guarded(rag.store_vectors(collection, items, vectors, new=True))  # a fresh collection
     return len(memories)
 
 

@@ -142,6 +142,13 @@ async def test_enabled_by_default(memory_app):
     assert (await complete(env, env.alice))[0] == {"role": "system", "content": "Be brief."}
 
 
+async def test_background_tasks_get_no_memories(memory_app):
+    env = await memory_app({"enabled_by_default": True}, completions=True)
+    await add(env, env.alice, TEA)
+    sent = await complete(env, env.alice, metadata={"task": "title_generation"}, features={"memory": True})
+    assert sent[0] == {"role": "system", "content": "Be brief."}
+
+
 async def test_completion_context_off(memory_app):
     env = await memory_app({"enabled_by_default": True, "completion_context": False}, completions=True)
     await add(env, env.alice, TEA)

@@ -69,7 +69,8 @@ async def plan_group(resource: dict[str, Any], current: ScimGroup | None) -> dic
     """Check a canonical Group; nothing is written.
 
     :raises ScimError: ``invalidValue`` for a missing name or a member that is not a provisioned user,
-        ``uniqueness`` (409) for a name another group has.
+        ``uniqueness`` (409) for a name another group has. Members already in the group (an admin may add
+        local accounts through the core API) are accepted as they are.
     """
     name = resource.get("displayName")
     name = name.strip() if isinstance(name, str) else ""
@@ -93,6 +94,8 @@ async def plan_group(resource: dict[str, Any], current: ScimGroup | None) -> dic
     known = set(
         await ScimUser.filter(user_id__in=[i for i in unique if plausible_id(i)]).values_list("user_id", flat=True)
     )
+    if current is not None:  # members an admin added through the core API may stay
+        known |= set(await current.group.members.all().values_list("id", flat=True))
     missing = [i for i in unique if i not in known]
     if missing:
         raise invalid_value(f"members are not provisioned users: {', '.join(missing[:10])}")

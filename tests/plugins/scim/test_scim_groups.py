@@ -164,3 +164,20 @@ async def test_deleting_a_user_removes_the_membership(scim, users):
     group = await scim.create_group("g", [ann, bob])
     await scim.call("DELETE", f"/Users/{ann}")
     assert [m["value"] for m in (await scim.get("Groups", group["id"]))["members"]] == [bob]
+
+
+async def test_local_members_added_by_an_admin_do_not_block_scim(scim, users, auth_headers):
+    (ann,) = await users(1)
+    group = await scim.create_group("mixed", [ann])
+    admin = await auth_headers(scim.app, role="admin")
+    from colonnade.auth.models import User
+
+    admin_id = (await User.get(role="admin")).id
+    response = await scim.client.post(f"/api/v1/groups/id/{group['id']}/users/add", json={"user_ids": [admin_id]},
+                                      headers=admin)
+    assert response.status_code == 200
+    renamed = await scim.patch("Groups", group["id"], {"op": "replace", "path": "displayName", "value": "mixed2"})
+    assert sorted(m["value"] for m in renamed.body["members"]) == sorted([ann, admin_id])
+    replaced = await scim.call("PUT", f"/Groups/{group['id']}", {"schemas": [GROUP_SCHEMA], "displayName": "m",
+                                                                "members": [{"value": ann}]})
+    assert [m["value"] for m in replaced.body["members"]] == [ann]  # the identity provider owns the group

@@ -106,3 +106,27 @@ async def test_a_module_whose_startup_fails_is_not_activated(pipelines_app):
     assert "RuntimeError: no database" in (await response.get_json())["detail"]
     assert (await (await client.get("/api/pipelines/broken", headers=admin)).get_json())["is_active"] is False
     assert (await (await client.get("/api/models", headers=admin)).get_json())["data"] == []
+
+
+async def test_a_worker_exits_on_its_own_when_the_host_goes_away(pipelines_app):
+    """A host killed outright cannot stop its workers; its pipes close, and that is enough, even while
+    a pipeline thread is busy (here a generator held back by flow control)."""
+    import asyncio
+
+    from pipelines_helpers import sample
+
+    from colonnade.plugins.pipelines.workers import PipelineWorker, WorkerFailure
+
+    await pipelines_app()  # only for the leftover-process check around this test
+    worker = PipelineWorker("endless", sample("endless"), {}, timeout=60)
+    await worker.start(startup=True, timeout=10)
+    kind, items = await worker.run("pipe", {"user_message": "go", "body": {"stream": True}})
+    assert await anext(items) == "0 "  # the generator's thread is running
+    worker.process.stdin.close()  # what the kernel does to a dead host's end of the pipe
+    async with asyncio.timeout(10):
+        code = await worker.process.wait()
+    assert code == 0
+    with pytest.raises(WorkerFailure, match="stopped"):
+        async for _ in items:
+            pass
+    await worker.kill()

@@ -1,19 +1,26 @@
-"""Two costs of the stack that colonnade's own use does not need, found by ``bench/core.py``.
+"""Costs of the stack that colonnade's own use does not need, found by ``bench/``.
 
-**Plain JSON responses.** quart-schema wraps ``app.make_response`` so that every value a view returns goes through its
-``model_dump``; for a plain ``dict`` or ``list`` that builds a new ``pydantic.TypeAdapter`` on every
-request, which cost ``/health`` about a quarter of its throughput against a bare Quart app
+**Plain JSON responses.** quart-schema wraps ``app.make_response`` so that every value a view returns goes
+through its ``model_dump``; for a plain ``dict`` or ``list`` that builds a new ``pydantic.TypeAdapter``
+on every request, which cost ``/health`` about a quarter of its throughput against a bare Quart app
 (docs/benchmarks.md). A value made only of ``dict`` (string keys), ``list``, ``str``, ``int``,
-``float``, ``bool`` and ``None`` comes out of that conversion unchanged, so it goes straight to Quart's
-own ``make_response``, and so does a finished response (``jsonify``'s). Everything else (pydantic models, dataclasses, TypedDicts, tuples, dates,
-enums, response headers, which quart-schema kebab-cases) still takes quart-schema's path, as do all
-values when the application asks for camelCase conversion or pydantic dump options, which can change
-even a plain value.
+``float``, ``bool`` and ``None`` comes out of that conversion unchanged, so a ``dict`` or ``list`` view
+result is written by orjson at once, which refuses anything else (and then the value takes the
+checked path); other plain values and finished responses (``jsonify``'s) go straight to Quart's own
+``make_response``. Everything else (pydantic models, dataclasses, TypedDicts, dates, subclasses of the
+JSON types such as ``str`` enums, response headers, which quart-schema kebab-cases) still takes
+quart-schema's path, as do all values when the application asks for camelCase conversion or pydantic
+dump options, which can change even a plain value.
 
 **URL builders.** Werkzeug compiles two ``url_for`` builder functions (Python source, ``compile()``) for
 every route when it is registered: about 5% of the start-up CPU with the built-in plugins' few hundred
 routes, for builders that colonnade calls for a handful of routes at most. :class:`LazyBuildRule`
 compiles each one the first time it is used.
+
+**Request validation.** quart-schema validates each request body and query string with
+``TypeAdapter(model_class)``, built anew for every request (about a tenth of a millisecond each, more on a
+busy machine) though it depends on the class alone. :func:`install_type_adapter_cache` gives quart-schema
+one adapter per type, made on first use.
 
 **JSON encoding.** The standard library's encoder, with Flask's sorted keys, spent about 200 µs on a
 list of 50 chats; orjson writes the same document in a tenth of that. :func:`install_orjson` makes it
@@ -41,6 +48,7 @@ def install_fast_paths(app: Any) -> None:
     app.url_rule_class = LazyBuildRule
     install_json_fast_path(app)
     install_orjson(app)
+    install_type_adapter_cache()
 
 
 class LazyBuildRule(QuartRule):
@@ -59,23 +67,45 @@ class LazyBuildRule(QuartRule):
 
 def install_json_fast_path(app: Any) -> None:
     """Let plain JSON values bypass quart-schema's conversion; call after ``QuartSchema(app)``."""
+    import orjson
+
     converting = app.make_response
     plain = getattr(converting, "__wrapped__", None)  # quart-schema wraps with functools.wraps
     if plain is None:
         return
     config = app.config
+    # Anything but JSON's own types (dataclasses, dates, subclasses of str, dict and so on) reaches
+    # _refuse, and the value takes the checked path below.
+    options = (
+        orjson.OPT_PASSTHROUGH_DATACLASS
+        | orjson.OPT_PASSTHROUGH_DATETIME
+        | orjson.OPT_PASSTHROUGH_SUBCLASS
+        | orjson.OPT_APPEND_NEWLINE
+    )
 
     async def make_response(result: Any) -> Any:
-        if (
-            _is_plain_result(result)
-            and not config.get("QUART_SCHEMA_CONVERT_CASING")
-            and not config.get("QUART_SCHEMA_PYDANTIC_DUMP_OPTIONS")
-        ):
+        if config.get("QUART_SCHEMA_CONVERT_CASING") or config.get("QUART_SCHEMA_PYDANTIC_DUMP_OPTIONS"):
+            return await converting(result)
+        value, status = result, 200
+        if type(result) is tuple and len(result) == 2 and type(result[1]) is int:
+            value, status = result
+        if (type(value) is dict or type(value) is list) and app.json.compact is not False and not app.debug:
+            try:
+                body = orjson.dumps(value, default=_refuse, option=options)
+            except TypeError:
+                pass
+            else:
+                return app.response_class(body, status=status, mimetype=app.json.mimetype)
+        if _is_plain_result(result):
             return await plain(result)
         return await converting(result)
 
     make_response.__wrapped__ = converting  # type: ignore[attr-defined]
     app.make_response = make_response
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not plain JSON")
 
 
 def _is_plain_result(result: Any) -> bool:
@@ -146,3 +176,31 @@ def install_orjson(app: Any) -> None:
             return self._app.response_class(encoded, mimetype=self.mimetype)
 
     app.json = OrjsonProvider(app)
+
+
+_ADAPTERS: dict[Any, Any] = {}
+
+
+def install_type_adapter_cache() -> None:
+    """Make quart-schema reuse one ``pydantic.TypeAdapter`` per type (see the module docstring).
+
+    A ``TypeAdapter`` holds no state beyond its type and is safe to share, so every use gets the answer a
+    fresh one would give. Unhashable types get a fresh adapter as before.
+    """
+    import quart_schema.conversion as conversion
+
+    make = getattr(conversion.TypeAdapter, "__wrapped__", conversion.TypeAdapter)
+
+    def adapter(type_: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return make(type_, *args, **kwargs)
+        try:
+            cached = _ADAPTERS.get(type_)
+        except TypeError:  # unhashable
+            return make(type_)
+        if cached is None:
+            cached = _ADAPTERS[type_] = make(type_)
+        return cached
+
+    adapter.__wrapped__ = make  # type: ignore[attr-defined]
+    conversion.TypeAdapter = adapter

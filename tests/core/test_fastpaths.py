@@ -189,3 +189,24 @@ async def test_values_orjson_refuses_take_the_standard_path():
         assert await big.get_json() == {"big": 2**70, "when": "2026-01-02T00:00:00Z", "3": "int key"}
         assert app.json.dumps({"b": 1, "a": 2}) == '{"b":1,"a":2}'
         assert app.json.dumps({"a": 1}, indent=2) == '{\n  "a": 1\n}'  # options: the standard path
+
+
+@pytest.mark.asyncio
+async def test_request_validation_reuses_one_type_adapter_per_model():
+    import quart_schema.conversion as conversion
+    from quart_schema import validate_request
+
+    app = _app()
+
+    @app.post("/items")
+    @validate_request(Item)
+    async def create(data: Item):
+        return {"item_name": data.item_name, "count": data.count}
+
+    client = app.test_client()
+    ok = await client.post("/items", json={"item_name": "a", "count": 2})
+    assert await ok.get_json() == {"item_name": "a", "count": 2}
+    assert conversion.TypeAdapter(Item) is conversion.TypeAdapter(Item)
+    bad = await client.post("/items", json={"item_name": "a", "count": "many"})
+    assert bad.status_code == 400  # still validated, with the same adapter
+    assert conversion.TypeAdapter(list[Item]) is conversion.TypeAdapter(list[Item])

@@ -2,9 +2,10 @@
 
 One provider serves every pipe and manifold model: hosted ones through their worker process, remote
 ones through their Pipelines server. Filters (hosted and remote together) run in ascending priority
-around every model they target; when the model is itself a hosted pipeline with ``inlet`` or
-``outlet`` methods, those run last on the way in and first on the way out, as the Pipelines server
-does. This module is imported only when the ``completions`` plugin is loaded.
+around every model they target; when the model is itself a pipeline (a hosted one with ``inlet`` or
+``outlet`` methods, or a remote one), its own inlet runs last on the way in and its outlet first on
+the way out, as Open WebUI and the Pipelines server do. This module is imported only when the
+``completions`` plugin is loaded.
 """
 
 from __future__ import annotations
@@ -132,12 +133,25 @@ async def _run_filter(
     return await server.filter(entry["id"], direction, body, user)
 
 
+async def _own_step(service: PipelineService, remotes: RemoteServers, model_id: str, method: str) -> Any:
+    """The model's own pipeline as a filter step, as the Pipelines server runs it: a hosted pipe with
+    that method, or the remote pipe or manifold itself (its server answers for its ``inlet``/``outlet``,
+    or sends the body back unchanged); remote ones only when their server has a key, as Open WebUI."""
+    own = service.resolve(model_id)
+    if own is not None:
+        return (own[0], None) if own[0].info.get(method) else None
+    server = await remotes.serving(model_id) if remotes else None
+    if server is not None and server.has_key:
+        return None, (server, {"id": model_id})
+    return None
+
+
 async def run_inlets(service: PipelineService, remotes: RemoteServers, ctx: CompletionContext) -> None:
     """Every filter's ``inlet`` on ``ctx.request``, by priority; a failure rejects the request."""
     steps = [(running, remote) for _, running, remote in await _filters(service, remotes, ctx.model_id)]
-    own = service.resolve(ctx.model_id)
-    if own is not None and own[0].info.get("has_inlet"):
-        steps.append((own[0], None))
+    own = await _own_step(service, remotes, ctx.model_id, "has_inlet")
+    if own is not None:
+        steps.append(own)
     if not steps:
         return
     user = user_dict(ctx.actor)
@@ -175,9 +189,9 @@ async def run_outlets(
 ) -> None:
     """Every filter's ``outlet`` on the finished exchange; the last message's content comes back."""
     steps = [(running, remote) for _, running, remote in await _filters(service, remotes, ctx.model_id)]
-    own = service.resolve(ctx.model_id)
-    if own is not None and own[0].info.get("has_outlet"):
-        steps.insert(0, (own[0], None))
+    own = await _own_step(service, remotes, ctx.model_id, "has_outlet")
+    if own is not None:
+        steps.insert(0, own)
     choices = response.get("choices") if isinstance(response.get("choices"), list) else []
     if not steps or not choices or not isinstance(choices[0], dict):
         return

@@ -63,6 +63,15 @@ async def test_remote_filter_runs_around_its_targets(pipelines_app, remote):
     assert inlet.headers["Authorization"] == f"Bearer {KEY}"
     assert inlet.json()["user"]["role"] == "admin"
     assert inlet.json()["body"]["messages"] == [{"role": "user", "content": "hello"}]
+    # The model itself is asked last on the way in and first on the way out, as Open WebUI does.
+    paths = [sent.path for sent in remote.requests if sent.method == "POST"]
+    assert paths == [
+        "/remote_filter/filter/inlet",
+        "/remote_echo/filter/inlet",
+        "/chat/completions",
+        "/remote_echo/filter/outlet",
+        "/remote_filter/filter/outlet",
+    ]
     [outlet] = posts(remote, "/remote_filter/filter/outlet")
     said = {"role": "assistant", "content": "remote echo: hello [remote inlet]"}
     assert outlet.json()["body"]["messages"][-1] == said

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,22 +83,21 @@ class ValuePath:
     inner: Any
 
 
-def parse_attr_path(text: str, error: type = ScimError) -> AttrPath:
-    """``urn:...:User:name.givenName`` -> ``AttrPath(urn, "name", "givenName")``."""
+def parse_attr_path(text: str, error: Callable[[str], ScimError] = invalid_filter) -> AttrPath:
+    """``urn:...:User:name.givenName`` -> ``AttrPath(urn, "name", "givenName")``.
+
+    :param error: Builds the error for a malformed path (``invalidFilter`` by default).
+    """
     urn = None
     rest = text
     if text.lower().startswith("urn:"):
         if ":" not in text[4:]:
-            raise _error(error, f"invalid attribute path {text!r}")
+            raise error(f"invalid attribute path {text!r}")
         urn, rest = text.rsplit(":", 1)
     parts = rest.split(".")
     if len(parts) > 2 or not all(re.fullmatch(r"\$?[A-Za-z][\w$-]*", part) for part in parts):
-        raise _error(error, f"invalid attribute path {text!r}")
+        raise error(f"invalid attribute path {text!r}")
     return AttrPath(urn, parts[0], parts[1] if len(parts) == 2 else None)
-
-
-def _error(kind: Any, detail: str) -> ScimError:
-    return kind(detail) if kind is not ScimError else invalid_filter(detail)
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:
@@ -287,11 +287,12 @@ def matches(node: Any, item: dict[str, Any], case_exact: Any = lambda name: Fals
         value = _field(item, node.path.attr)
         return value not in (None, "", [])
     if isinstance(node, Compare):
-        return _compare(_field(item, node.path.attr), node.op, node.value, case_exact(node.path.attr))
+        return compare_values(_field(item, node.path.attr), node.op, node.value, case_exact(node.path.attr))
     raise invalid_path("value filters cannot nest")
 
 
-def _compare(actual: Any, op: str, expected: Any, case_exact: bool) -> bool:
+def compare_values(actual: Any, op: str, expected: Any, case_exact: bool) -> bool:
+    """``actual <op> expected`` in Python, for PATCH value paths and constant attributes."""
     if isinstance(actual, str) and isinstance(expected, bool):
         actual = {"true": True, "false": False}.get(actual.lower(), actual)
     if isinstance(actual, str) and isinstance(expected, str) and not case_exact:

@@ -16,7 +16,16 @@ from typing import Any
 
 from colonnade.plugins.scim import definitions as d
 from colonnade.plugins.scim.errors import ScimError, invalid_path, invalid_syntax, invalid_value
-from colonnade.plugins.scim.filters import PatchPath, equalities, matches, parse_patch_path
+from colonnade.plugins.scim.filters import (
+    Compare,
+    Logical,
+    Not,
+    PatchPath,
+    Present,
+    equalities,
+    matches,
+    parse_patch_path,
+)
 from colonnade.plugins.scim.resources import coerce
 
 #: Operations one PATCH request may carry.
@@ -194,8 +203,6 @@ def _apply_filtered(attribute: d.ScimAttribute, container: dict[str, Any], op: s
 
 
 def _filter_names(node: Any) -> list[str]:
-    from colonnade.plugins.scim.filters import Compare, Logical, Not, Present
-
     if isinstance(node, Logical):
         return _filter_names(node.left) + _filter_names(node.right)
     if isinstance(node, Not):

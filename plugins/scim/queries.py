@@ -19,8 +19,17 @@ from tortoise.expressions import Q, Subquery
 
 from colonnade.auth.models import Group, User
 from colonnade.plugins.scim import definitions as d
-from colonnade.plugins.scim.errors import invalid_filter, invalid_value
-from colonnade.plugins.scim.filters import AttrPath, Compare, Logical, Not, Present, ValuePath
+from colonnade.plugins.scim.errors import ScimError, invalid_filter, invalid_value
+from colonnade.plugins.scim.filters import (
+    AttrPath,
+    Compare,
+    Logical,
+    Not,
+    Present,
+    ValuePath,
+    compare_values,
+    parse_attr_path,
+)
 from colonnade.plugins.scim.models import ScimGroup, ScimUserValue
 
 @dataclass(frozen=True)
@@ -230,8 +239,6 @@ def _compare(target: Column | Constant, op: str, value: Any, where: str) -> Q:
     attribute = target.attribute
     value = _typed(attribute, op, value, where)
     if isinstance(target, Constant):
-        from colonnade.plugins.scim.filters import _compare as compare_values
-
         matched = compare_values(target.value, op, value, attribute.case_exact)
         return Q() if matched else Q(**{f"{target.key}__isnull": True})
     if value is None:  # eq null: not present; ne null: present
@@ -278,13 +285,11 @@ def _typed(attribute: d.ScimAttribute, op: str, value: Any, where: str) -> Any:
 
 def sort_field(resource_type: str, sort_by: str) -> str:
     """The column that ``sortBy`` names; ``invalidValue`` when it is not a sortable attribute."""
-    from colonnade.plugins.scim.filters import parse_attr_path
-
     path = parse_attr_path(sort_by, invalid_value)
     scope = SCOPES[resource_type]
     try:
         target, sub = scope.target(path)
-    except Exception:
+    except ScimError:
         raise invalid_value(f"cannot sort by {sort_by!r}") from None
     if resource_type == "User" and isinstance(target, Related) and target.attribute.name == "emails" and sub in (None, "value"):
         return "user__email"  # the primary email, the one the account signs in with

@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import json
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,6 +26,12 @@ log = logging.getLogger("colonnade.pipelines")
 LINE_LIMIT = 64 * 1024 * 1024
 
 _GONE = {"gone": True}
+
+
+def worker_environment() -> dict[str, str]:
+    """The host's environment without its own settings (``COLONNADE_*``: the signing secret, the
+    database URL...); pipelines still see everything else (``OPENAI_API_KEY`` for their valves)."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("COLONNADE_")}
 
 
 class WorkerFailure(Exception):
@@ -93,6 +100,7 @@ class PipelineWorker:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=LINE_LIMIT,
+            env=worker_environment(),
         )
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._calls[0] = queue

@@ -101,3 +101,21 @@ async def test_without_the_completions_plugin(make_app, auth_headers, create):
     response = await client.post(EXECUTE.format("echo_pipe"), json={"messages": MESSAGES}, headers=admin)
     assert (await response.get_json())["response"]["choices"][0]["message"]["content"] == "echo: darn good"
     assert (await ask(client, admin, "echo_pipe", "hi")).status_code == 404
+
+
+async def test_workers_do_not_see_the_host_settings(pipelines_app, monkeypatch):
+    monkeypatch.setenv("COLONNADE_AUTH_SECRET_KEY", "host-only-secret-value-0123456789abcdef")
+    monkeypatch.setenv("PIPELINE_API_KEY_FOR_TEST", "visible")
+    app, client, admin = await pipelines_app()
+    source = (
+        "import os\n"
+        "NAMES = ('COLONNADE_AUTH_SECRET_KEY', 'PIPELINE_API_KEY_FOR_TEST')\n"
+        "class Pipeline:\n"
+        "    def pipe(self, user_message, model_id, messages, body):\n"
+        "        seen = [os.environ.get(name) for name in NAMES]\n"
+        "        return ' '.join(str(value) for value in seen)\n"
+    )
+    created = await client.post("/api/pipelines", json={"id": "env", "content": source}, headers=admin)
+    assert created.status_code == 201
+    response = await client.post(EXECUTE.format("env"), json={"messages": MESSAGES}, headers=admin)
+    assert (await response.get_json())["response"]["choices"][0]["message"]["content"] == "None visible"

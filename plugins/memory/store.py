@@ -111,7 +111,7 @@ async def add(
     try:
         await memory.save(force_create=True)
     except Exception:
-        await _forget_vectors(rag, user_id, [memory.id])
+        await forget_vectors(rag, user_id, [memory.id])
         raise
     return memory
 
@@ -123,13 +123,13 @@ async def update(rag: RagService, memory: Memory, changes: dict[str, Any]) -> Me
     for key, value in changes.items():
         setattr(memory, key, value)
     memory.updated_at = now()
-    if new_text or not await _restamp(rag, memory):
+    if new_text or not await restamp(rag, memory):
         await index(rag, [memory])
     await memory.save(update_fields=[*changes, "updated_at"])
     return memory
 
 
-async def _restamp(rag: RagService, memory: Memory) -> bool:
+async def restamp(rag: RagService, memory: Memory) -> bool:
     """Store the memory's vector again with its current metadata, without embedding; ``False`` when
     there is no vector to reuse."""
     collection = collection_of(memory.user_id)
@@ -145,7 +145,7 @@ async def _restamp(rag: RagService, memory: Memory) -> bool:
 
 async def delete(rag: RagService, memory: Memory) -> None:
     await memory.delete()
-    await _forget_vectors(rag, memory.user_id, [memory.id])
+    await forget_vectors(rag, memory.user_id, [memory.id])
 
 
 async def delete_all(rag: RagService, user_id: str) -> int:
@@ -194,7 +194,7 @@ async def search(rag: RagService, user_id: str, text: str, k: int) -> list[tuple
     return [(rows[hit.id], hit) for hit in hits if hit.id in rows]
 
 
-async def _forget_vectors(rag: RagService, user_id: str, memory_ids: list[str]) -> None:
+async def forget_vectors(rag: RagService, user_id: str, memory_ids: list[str]) -> None:
     try:
         await rag.delete(collection_of(user_id), {"id": memory_ids})
     except Exception as error:  # noqa: BLE001 - the row is gone: a leftover vector is never answered

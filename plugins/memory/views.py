@@ -16,10 +16,13 @@ from tortoise.expressions import Q
 from colonnade.actors import Actor
 from colonnade.errors import ApiError
 from colonnade.permissions import require
-from colonnade.plugins.memory import store
+from colonnade.plugins.memory import batch, store
 from colonnade.plugins.memory.models import Memory
 from colonnade.plugins.memory.schemas import (
     AddMemoryForm,
+    MemoryOperationsForm,
+    PathForm,
+    PathsForm,
     QueryMemoryForm,
     SearchMemoryForm,
     UpdateMemoryForm,
@@ -101,6 +104,32 @@ async def search_memories(data: SearchMemoryForm, actor: Actor):
     if data.query:
         found = found.filter(content__icontains=data.query)
     return listed(await found.order_by("-updated_at", "id").limit(data.limit))
+
+
+@bp.post("/update")
+@require("memory.use")
+@validate_request(MemoryOperationsForm)
+async def apply_operations(data: MemoryOperationsForm, actor: Actor):
+    """Open WebUI's batch of changes (add, replace, remove, move), checked whole, then applied."""
+    for operation in data.operations:
+        check_length(operation.content)
+    return jsonify(await batch.apply(rag(), actor.id, data.operations, data.source))
+
+
+@bp.post("/paths")
+@require("memory.use")
+@validate_request(PathsForm)
+async def list_paths(data: PathsForm, actor: Actor):
+    """The caller's memory paths with how many memories each holds."""
+    return jsonify(await batch.paths(actor.id, data.query, data.type, data.limit))
+
+
+@bp.post("/path")
+@require("memory.use")
+@validate_request(PathForm)
+async def memories_under_path(data: PathForm, actor: Actor):
+    """The caller's memories at one path (and below it, unless ``include_children`` is false)."""
+    return jsonify(await batch.under_path(actor.id, data.path, data.type, data.include_children, data.limit))
 
 
 @bp.post("/reset")

@@ -17,7 +17,7 @@ from typing import Any
 
 from tortoise.expressions import Q, Subquery
 
-from colonnade.auth.models import Group, User
+from colonnade.auth.models import ID_LENGTH, Group, User
 from colonnade.plugins.scim import definitions as d
 from colonnade.plugins.scim.errors import ScimError, invalid_filter, invalid_value
 from colonnade.plugins.scim.filters import (
@@ -42,6 +42,8 @@ class Column:
     field: str
     attribute: d.ScimAttribute
     lowered: bool = False
+    #: The longest value the column holds (the ORM refuses to compare with a longer one).
+    max_length: int = 255
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,10 @@ class Scope:
         raise invalid_filter(f"attribute {path} cannot be filtered on")
 
 
+#: Columns shorter than the usual 255 characters.
+_LENGTHS = {"user_id": ID_LENGTH, "group_id": ID_LENGTH, "user__timezone": 64, "type": 64}
+
+
 def _attr(resource_type: d.ScimResourceType, key: str) -> d.ScimAttribute:
     urn, _, name = key.rpartition(":") if key.startswith("urn:") else (None, "", key)
     attr, _, sub = name.partition(".")
@@ -122,21 +128,22 @@ def _user_scope() -> Scope:
         f"{d.ENTERPRISE_USER}:manager.value": "manager_id",
     }
     for key, column in plain.items():
-        scope.targets[key] = Column(column, _attr(rt, key))
+        scope.targets[key] = Column(column, _attr(rt, key), max_length=_LENGTHS.get(column, 255))
     scope.targets["userName"] = Column("user_name_key", _attr(rt, "userName"), lowered=True)
     scope.targets["meta.resourceType"] = Constant("User", d.META.sub("resourceType"), "user_id")  # type: ignore[arg-type]
     for name in ("emails", "phoneNumbers"):
         attribute = _attr(rt, name)
         scope.targets[name] = Related(
             _values_of(name),
-            {sub: Column(sub, attribute.sub(sub)) for sub in ("value", "display", "type", "primary")},  # type: ignore[arg-type]
+            {sub: Column(sub, attribute.sub(sub), max_length=_LENGTHS.get(sub, 255))  # type: ignore[arg-type]
+             for sub in ("value", "display", "type", "primary")},
             attribute,
         )
     groups = _attr(rt, "groups")
     scope.targets["groups"] = Related(
         lambda q: Q(user_id__in=Subquery(User.filter(q, groups__id__in=Subquery(ScimGroup.all().values("group_id"))).values("id"))),
         {
-            "value": Column("groups__id", groups.sub("value")),  # type: ignore[arg-type]
+            "value": Column("groups__id", groups.sub("value"), max_length=ID_LENGTH),  # type: ignore[arg-type]
             "display": Column("groups__name", groups.sub("display")),  # type: ignore[arg-type]
             "type": Constant("direct", groups.sub("type")),  # type: ignore[arg-type]
         },
@@ -159,13 +166,13 @@ def _group_scope() -> Scope:
         "meta.created": "group__created_at",
         "meta.lastModified": "group__updated_at",
     }.items():
-        scope.targets[key] = Column(column, _attr(rt, key))
+        scope.targets[key] = Column(column, _attr(rt, key), max_length=_LENGTHS.get(column, 255))
     scope.targets["meta.resourceType"] = Constant("Group", d.META.sub("resourceType"), "group_id")  # type: ignore[arg-type]
     members = _attr(rt, "members")
     scope.targets["members"] = Related(
         lambda q: Q(group_id__in=Subquery(Group.filter(q).values("id"))),
         {
-            "value": Column("members__id", members.sub("value")),  # type: ignore[arg-type]
+            "value": Column("members__id", members.sub("value"), max_length=ID_LENGTH),  # type: ignore[arg-type]
             "display": Column("members__name", members.sub("display")),  # type: ignore[arg-type]
             "type": Constant("User", members.sub("type")),  # type: ignore[arg-type]
         },
@@ -244,6 +251,8 @@ def _compare(target: Column | Constant, op: str, value: Any, where: str) -> Q:
     if value is None:  # eq null: not present; ne null: present
         present = _present(target)
         return ~present if op == "eq" else present
+    if isinstance(value, str) and len(value) > target.max_length:
+        return _beyond(target, op, value)
     if op == "ne":
         return ~_compare(target, "eq", value, where)
     case_insensitive = attribute.type in ("string", "reference") and not attribute.case_exact
@@ -253,6 +262,22 @@ def _compare(target: Column | Constant, op: str, value: Any, where: str) -> Q:
     if case_insensitive and op in ("eq", "co", "sw", "ew"):
         lookup = "i" + (lookup or "exact")
     return Q(**{f"{target.field}__{lookup}" if lookup else target.field: value})
+
+
+def _beyond(target: Column, op: str, value: str) -> Q:
+    """A comparison with a string longer than any the column holds, without handing it to the ORM: no
+    value equals it, and order comparisons depend only on its first ``max_length`` characters."""
+    if op == "eq":
+        return Q(**{f"{target.field}__isnull": True}) & Q(**{f"{target.field}__isnull": False})
+    if op == "ne":
+        return _present(target)
+    if op in ("co", "sw", "ew"):
+        return _compare(target, "eq", value, "")  # nothing holds a longer string
+    prefix = value[: target.max_length]
+    if target.lowered:
+        prefix = prefix.lower()
+    lookup = "gt" if op in ("gt", "ge") else "lte"
+    return Q(**{f"{target.field}__{lookup}": prefix})
 
 
 def _typed(attribute: d.ScimAttribute, op: str, value: Any, where: str) -> Any:

@@ -140,6 +140,8 @@ def _values(resource: dict[str, Any], attribute: str) -> list[dict[str, Any]]:
     for item in items:
         if not _text(item.get("value")):
             raise invalid_value(f"every one of {attribute} needs a value")
+        if len(item.get("type") or "") > 64:
+            raise invalid_value(f"a type of {attribute} is longer than 64 characters")
     if sum(1 for item in items if item.get("primary")) > 1:
         raise invalid_value(f"at most one of {attribute} may be primary")
     return items

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from quart import Blueprint, Response, current_app, request
-from tortoise.exceptions import IntegrityError
+from tortoise.exceptions import IntegrityError, ValidationError
 
 from colonnade.actors import Actor
 from colonnade.auth.events import UserCreated, UserDeleted, UserUpdated
@@ -55,6 +55,12 @@ def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 @bp.errorhandler(ScimError)
 async def scim_error(error: ScimError) -> Response:
     return scim_response(error.body(), error.status, error.headers)
+
+
+@bp.errorhandler(ValidationError)
+async def value_too_long(error: ValidationError) -> Response:
+    # A filter value longer than its column (an id of 40 characters, say) reaches the ORM.
+    return await scim_error(ScimError(400, "a value is longer than its attribute can hold", "invalidValue"))
 
 
 @bp.errorhandler(ApiError)

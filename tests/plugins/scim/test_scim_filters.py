@@ -217,3 +217,20 @@ async def test_filters_become_sql(scim):
     assert 'WHERE "user_name_key"=' in sql  # the unique index, compared with a bound parameter
     nested = ScimUser.filter(to_query("User", parse_filter('emails[type eq "work" and value co "x"]'))).sql()
     assert "scim_user_value" in nested and "IN (SELECT" in nested.upper().replace("  ", " ")
+
+
+async def test_values_longer_than_their_column(scim, people):
+    """No value equals a string longer than its column can hold, and such a string is never handed to
+    the database (which would refuse it)."""
+    long_id, long_text = "x" * 40, "x" * 300
+    for attr, value in (("id", long_id), ("userName", long_text), ("externalId", long_text),
+                        ("emails.value", long_text), ("emails.type", "w" * 70), ("groups.value", long_id),
+                        ("timezone", "z" * 70)):
+        assert await scim.ids("Users", filter=f'{attr} eq "{value}"') == [], attr
+        assert await scim.ids("Users", filter=f'{attr} co "{value}"') == [], attr
+    assert sorted(await scim.ids("Users", filter=f'id ne "{long_id}"')) == sorted(people["order"])
+    assert sorted(await scim.ids("Users", filter=f'userName gt "b{long_text}"')) == sorted(
+        [people["cid"], people["dee"]])
+    assert sorted(await scim.ids("Users", filter=f'userName le "b{long_text}"')) == sorted(
+        [people["ann"], people["bob"]])
+    assert await scim.ids("Groups", filter=f'members.value eq "{long_id}"') == []

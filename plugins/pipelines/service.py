@@ -1,8 +1,9 @@
 """Hosted pipelines: the stored rows, and the worker process of each active one.
 
 ``running`` holds the active pipelines of this host process, each with its worker (started when the
-pipeline is activated or the host starts, and again on the next call after a crash or a timeout). It
-is re-read from the database every ``sync_interval`` seconds, so that an activation, an edit or a
+pipeline is activated or the host starts). A worker that crashes or is killed after a timeout is
+started again at once (at most every ``RESTART_PAUSE`` seconds; else on the next call). ``running`` is
+re-read from the database every ``sync_interval`` seconds, so that an activation, an edit or a
 deletion made through another process of the same host is picked up here too: a changed ``version``
 retires the old worker. Every module is loaded in a worker before it is saved, which is how its type,
 name, targets, sub-pipes and valves schema are known without running anything in the host.
@@ -33,6 +34,8 @@ log = logging.getLogger("colonnade.pipelines")
 #: Pipeline ids: letters, digits, ``_`` and ``-`` (a ``.`` separates a manifold from its sub-pipes).
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$")
 NOT_FOUND = "Pipeline not found"
+#: Seconds between two automatic restarts of one pipeline's worker.
+RESTART_PAUSE = 5.0
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Running:
     info: dict[str, Any]
     worker: PipelineWorker | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    restarted: float = float("-inf")
 
     @classmethod
     def of(cls, row: Pipeline) -> Running:
@@ -117,6 +121,8 @@ class PipelineService:
         self.config = config
         self.running: dict[str, Running] = {}
         self.temporaries: set[PipelineWorker] = set()
+        #: Background starts of workers that crashed or were killed after a timeout.
+        self.restarts: set[asyncio.Task[Any]] = set()
         self._synced = float("-inf")
         self._sync_lock = asyncio.Lock()
         self.closed = False
@@ -136,6 +142,9 @@ class PipelineService:
     async def close(self) -> None:
         """Run every active pipeline's ``on_shutdown`` and end every worker process."""
         self.closed = True
+        for task in list(self.restarts):
+            task.cancel()
+        await asyncio.gather(*self.restarts, return_exceptions=True)
         running, self.running = list(self.running.values()), {}
         await asyncio.gather(*(self._retire(item) for item in running), return_exceptions=True)
         for worker in list(self.temporaries):
@@ -193,7 +202,29 @@ class PipelineService:
             worker = PipelineWorker(running.id, running.content, running.valves, self.config.timeout_seconds)
             await worker.start(startup=True, timeout=self.config.start_timeout_seconds)
             running.worker = worker
+            worker.on_exit = lambda ended: self._restart_later(running, ended)
             return worker
+
+    def _restart_later(self, running: Running, ended: PipelineWorker) -> None:
+        """A worker crashed or was killed: start a new one now rather than on the next call, unless
+        the last such restart was less than ``RESTART_PAUSE`` seconds ago (a worker that keeps dying
+        is then started again only when a call needs it)."""
+        if self.closed or self.running.get(running.id) is not running or running.worker is not ended:
+            return
+        now_ = time.monotonic()
+        if now_ - running.restarted < RESTART_PAUSE:
+            return
+        running.restarted = now_
+
+        async def restart() -> None:
+            try:
+                await self.worker_of(running)
+            except WorkerFailure as failure:
+                log.warning("pipeline %r did not restart: %s", running.id, failure.detail)
+
+        task = asyncio.get_running_loop().create_task(restart(), name=f"restart pipeline {running.id}")
+        self.restarts.add(task)
+        task.add_done_callback(self.restarts.discard)
 
     async def _retire(self, running: Running) -> None:
         async with running.lock:

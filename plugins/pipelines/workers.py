@@ -1,11 +1,12 @@
 """The host's side of a worker process: start it, call into it, relay what it streams, stop or kill it.
 
 A worker is a fresh interpreter (``python -m colonnade.plugins.pipelines.worker``, the equivalent of
-multiprocessing's ``spawn`` start method, with nothing inherited from the host) talking JSON lines over
-its stdin and stdout pipes, read by the event loop without any thread. Several calls may be in flight
-at once; each answer carries its call's id. A call that gets no answer within ``timeout`` kills the
-process (every call in flight on it then fails) and raises a 504 :class:`WorkerFailure`; the service
-starts a new process on the next call. A process that dies fails its calls with a 502.
+multiprocessing's ``spawn`` start method: no memory, no settings from the environment, only the
+module's source) talking JSON lines over its stdin and stdout pipes, read by the event loop without
+any thread. Several calls may be in flight at once; each answer carries its call's id. A call that
+gets no answer within ``timeout`` kills the process (every call in flight on it then fails) and
+raises a 504 :class:`WorkerFailure`. A process that dies fails its calls with a 502. Either way
+``on_exit`` tells the service, which starts a new process.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 log = logging.getLogger("colonnade.pipelines")
@@ -72,6 +73,10 @@ class PipelineWorker:
         self._exit_reason: str | None = None
         self._eof = False
         self.started_up = False
+        self._stopping = False
+        #: Called once with this worker when its process ends without ``stop`` (a crash, or a kill
+        #: after a timeout); the service uses it to start a new one.
+        self.on_exit: Callable[[PipelineWorker], None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -130,6 +135,7 @@ class PipelineWorker:
 
     async def stop(self, *, shutdown: bool, timeout: float) -> None:
         """Run ``on_shutdown`` (when ``shutdown`` and it started up), then end the process."""
+        self._stopping = True
         if self.alive and shutdown and self.started_up:
             try:
                 await self.call("shutdown", {}, timeout=timeout)
@@ -199,6 +205,9 @@ class PipelineWorker:
         finally:
             self._eof = True
             self._fail_all()
+            exited, self.on_exit = self.on_exit, None
+            if exited is not None and not self._stopping:
+                exited(self)
 
     # -- calls ------------------------------------------------------------------------------------
 

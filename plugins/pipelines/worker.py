@@ -1,8 +1,9 @@
 """The worker process of one hosted pipeline: ``python -m colonnade.plugins.pipelines.worker``.
 
-It reads one JSON object per line on stdin and answers one per line on its own copy of the original
-stdout (file descriptor 1 is pointed at stderr first, so a pipeline's ``print`` ends up in the host's
-log, never in the protocol). The first message loads the module; every later one is a call, run in a
+It reads one JSON object per line on its own copy of the original stdin and answers one per line on
+its own copy of the original stdout (file descriptor 1 is pointed at stderr and 0 at ``/dev/null``
+first, so a pipeline's ``print`` ends up in the host's log and an ``input()`` reads nothing, never
+touching the protocol). The first message loads the module; every later one is a call, run in a
 thread of its own so that one blocking ``pipe()`` does not hold up the next call. Coroutines
 (``async def inlet``, ``on_startup``...) run on one event loop kept in a background thread, as the
 Pipelines server runs them on its loop.
@@ -310,14 +311,20 @@ def _one_line(error: BaseException) -> str:
 
 
 def main() -> None:
-    # The protocol gets its own copy of stdout; descriptor 1 (print) goes to stderr from now on.
+    # The protocol gets its own copies of stdin and stdout; descriptor 1 (print) goes to stderr and
+    # descriptor 0 (input) reads nothing from now on, so user code cannot disturb the protocol.
     answers = os.fdopen(os.dup(1), "wb")
+    requests = os.fdopen(os.dup(0), "rb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    nothing = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(nothing, 0)
+    os.close(nothing)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - replaces stdin for the life of the process
     protocol = Protocol(answers)
     runner = Runner(protocol)
     loaded = False
-    for line in sys.stdin.buffer:
+    for line in requests:
         try:
             message = json.loads(line)
         except ValueError:

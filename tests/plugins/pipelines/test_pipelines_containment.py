@@ -26,8 +26,11 @@ async def test_a_raising_pipe_is_a_json_error(pipelines_app, create):
     [pid] = service.worker_pids()
     assert await reply_of(await ask(client, admin, "hello")) == "fine"
     assert service.worker_pids() == [pid]
-    # What a pipeline prints goes to the log, not into the answers.
+    # What a pipeline prints goes to the log, not into the answers; reading stdin reads nothing.
     assert await reply_of(await ask(client, admin, "print")) == "printed"
+    reading = await ask(client, admin, "input")
+    assert reading.status_code == 502 and "EOFError" in (await reading.get_json())["detail"]
+    assert service.worker_pids() == [pid]
 
 
 @pytest.mark.parametrize("behaviour", ["block", "loop"])

@@ -1,6 +1,6 @@
 """
 title: Misbehaving Pipe
-description: Does what the user message says: raise, block, loop, crash, print, or answer.
+description: Does what the user message says: raise, block, loop, crash, print, input, or answer.
 """
 
 import os
@@ -27,6 +27,8 @@ class Pipeline:
                 pass
         if user_message == "crash":
             os._exit(3)
+        if user_message == "input":
+            return input("a pipeline should not read stdin: ")
         if user_message == "print":
             print("this goes to the log, not into the protocol")
             return "printed"

@@ -65,7 +65,9 @@ async def proxied(server: RemoteServer, method: str, path: str, **options: Any) 
             raise ApiError(404, "Pipeline not found") from None
         raise ApiError(error.status, error.detail) from None
     finally:
+        # What the server offers may have changed: ask it again, and let the model list do so too.
         server.forget_models()
+        service().models_changed()
 
 
 @bp.get("/list")

@@ -178,9 +178,10 @@ class PipelineService:
                         changed = True
             self._synced = time.monotonic()
             if changed:
-                self._models_changed()
+                self.models_changed()
 
-    def _models_changed(self) -> None:
+    def models_changed(self) -> None:
+        """Drop the completions feature's cached model lists (the models offered changed)."""
         completions = self.host.state("completions")
         catalogue = getattr(completions, "catalogue", None)
         if catalogue is not None:
@@ -380,7 +381,7 @@ class PipelineService:
                 await self.worker_of(running)
             except WorkerFailure as failure:
                 log.error("pipeline %r did not restart: %s", row.id, failure.detail)
-        self._models_changed()
+        self.models_changed()
 
     async def delete(self, pipeline_id: str) -> None:
         row = await self.get(pipeline_id)
@@ -388,7 +389,7 @@ class PipelineService:
         if running is not None:
             await self._retire(running)
         await row.delete()
-        self._models_changed()
+        self.models_changed()
 
     async def activate(self, pipeline_id: str) -> Pipeline:
         """Start the pipeline's worker (``on_startup``); a failure is a 400 and it stays inactive."""
@@ -414,7 +415,7 @@ class PipelineService:
         except BaseException:
             await self._retire(running)
             raise
-        self._models_changed()
+        self.models_changed()
         return row
 
     async def deactivate(self, pipeline_id: str) -> Pipeline:
@@ -428,7 +429,7 @@ class PipelineService:
             row.version += 1
             row.updated_at = now()
             await row.save()
-        self._models_changed()
+        self.models_changed()
         return row
 
     async def duplicate(self, pipeline_id: str, new_id: Any = None, actor: Any = None) -> Pipeline:

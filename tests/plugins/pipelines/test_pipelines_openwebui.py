@@ -94,6 +94,7 @@ async def test_hosted_upload_add_list_valves_delete(pipelines_app, fake_source):
 
 async def test_remote_routes_are_proxied_with_the_key(pipelines_app, remote):
     app, client, admin = await pipelines_app(servers=[{"url": remote.base_url, "key": KEY}])
+    assert "sent" not in [model["id"] for model in (await json_of(client, "/api/models", admin))["data"]]
     listed = await (await client.get("/api/v1/pipelines/?urlIdx=0", headers=admin)).get_json()
     ids = sorted(item["id"] for item in listed["data"])
     assert ids == ["remote_echo", "remote_filter", "remote_manifold"]
@@ -108,6 +109,9 @@ async def test_remote_routes_are_proxied_with_the_key(pipelines_app, remote):
     assert uploaded.status_code == 200
     assert remote.app.control.added == ["added", "sent"]
     assert b"class Pipeline" in remote.requests[-1].body
+    # The model list shows them at once (the cached lists were dropped).
+    models = [model["id"] for model in (await json_of(client, "/api/models", admin))["data"]]
+    assert "sent" in models and "added" in models
 
     valves = await json_of(client, "/api/v1/pipelines/remote_filter/valves?urlIdx=0", admin)
     assert valves == {"pipelines": ["remote_echo"], "priority": 0}

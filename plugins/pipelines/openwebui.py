@@ -17,7 +17,7 @@ from colonnade.actors import Actor
 from colonnade.errors import ApiError
 from colonnade.permissions import require
 from colonnade.plugins.pipelines.models import Pipeline
-from colonnade.plugins.pipelines.service import effective_valves
+from colonnade.plugins.pipelines.records import effective_valves
 from colonnade.plugins.pipelines.views import MANAGE, json_object, service, stem_of, uploaded_module
 
 if TYPE_CHECKING:

@@ -11,11 +11,9 @@ name, targets, sub-pipes and valves schema are known without running anything in
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,6 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from colonnade.errors import ApiError
 from colonnade.plugins.pipelines.models import Pipeline, now
+from colonnade.plugins.pipelines.records import (
+    check_id,
+    check_source,
+    effective_valves,
+    name_of,
+    valves_dict,
+)
 from colonnade.plugins.pipelines.workers import PipelineWorker, WorkerFailure
 
 if TYPE_CHECKING:
@@ -31,8 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("colonnade.pipelines")
 
-#: Pipeline ids: letters, digits, ``_`` and ``-`` (a ``.`` separates a manifold from its sub-pipes).
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$")
 NOT_FOUND = "Pipeline not found"
 #: Seconds between two automatic restarts of one pipeline's worker.
 RESTART_PAUSE = 5.0
@@ -57,56 +60,6 @@ class Running:
     def of(cls, row: Pipeline) -> Running:
         valves, info = dict(row.valves or {}), dict(row.info or {})
         return cls(row.id, row.version, row.name, row.type, row.content, valves, info)
-
-
-def check_source(source: Any, limit: int) -> str:
-    """``source`` if it compiles and defines ``class Pipeline``; else a 400 (naming the line)."""
-    if not isinstance(source, str) or not source.strip():
-        raise ApiError(400, "content: the module source is required")
-    if len(source.encode()) > limit:
-        raise ApiError(400, f"content: the module is larger than {limit} bytes")
-    try:
-        tree = ast.parse(source, "<pipeline>")
-    except SyntaxError as error:
-        raise ApiError(400, f"SyntaxError on line {error.lineno}: {error.msg}") from None
-    except ValueError as error:  # null bytes
-        raise ApiError(400, f"content: {error}") from None
-    if not any(isinstance(node, ast.ClassDef) and node.name == "Pipeline" for node in tree.body):
-        raise ApiError(400, "The module defines no class Pipeline")
-    return source
-
-
-def check_id(pipeline_id: Any) -> str:
-    if not isinstance(pipeline_id, str) or not ID_PATTERN.match(pipeline_id):
-        raise ApiError(400, "id: use letters, digits, _ and - only (at most 128 characters, no dots)")
-    return pipeline_id
-
-
-def effective_valves(row: Pipeline) -> dict[str, Any]:
-    """The values the module runs with: its defaults with the stored (admin-set) values over them."""
-    return (row.info or {}).get("valves") or dict(row.valves or {})
-
-
-def pipeline_json(row: Pipeline, *, content: bool = True) -> dict[str, Any]:
-    info = row.info or {}
-    data = {
-        "id": row.id,
-        "name": row.name,
-        "type": row.type,
-        "is_active": row.is_active,
-        "user_id": row.user_id,
-        "valves": effective_valves(row),
-        "meta": {
-            key: info[key]
-            for key in ("pipelines", "priority", "pipes", "has_inlet", "has_outlet", "manifest")
-            if key in info
-        },
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
-    if content:
-        data["content"] = row.content
-    return data
 
 
 class PipelineService:
@@ -326,7 +279,7 @@ class PipelineService:
         if pipeline_id is not None:
             check_id(pipeline_id)
         source = check_source(source, self.config.max_source_bytes)
-        valves = _valves_dict(valves)
+        valves = valves_dict(valves)
         info = await self.probe(pipeline_id or "pipeline", source, valves)
         pipeline_id = check_id(pipeline_id or info.get("declared_id"))
         if await Pipeline.exists(id=pipeline_id):
@@ -334,7 +287,7 @@ class PipelineService:
         row = Pipeline(
             id=pipeline_id,
             user_id=getattr(actor, "id", None),
-            name=_name(name, info, pipeline_id),
+            name=name_of(name, info, pipeline_id),
             type=info["type"],
             content=source,
             info=info,
@@ -351,14 +304,14 @@ class PipelineService:
         if unknown:
             raise ApiError(400, f"unknown fields: {', '.join(sorted(unknown))}")
         source = row.content if changes.get("content") is None else changes["content"]
-        valves = row.valves if changes.get("valves") is None else _valves_dict(changes["valves"])
+        valves = row.valves if changes.get("valves") is None else valves_dict(changes["valves"])
         if "content" in changes or "valves" in changes:
             info = await self.probe(row.id, source, valves)
             row.content, row.info, row.type, row.valves = source, info, info["type"], valves
             if changes.get("name") is None and row.name == (row.info.get("name") or row.id):
-                row.name = _name(None, info, row.id)
+                row.name = name_of(None, info, row.id)
         if changes.get("name") is not None:
-            row.name = _name(changes["name"], row.info, row.id)
+            row.name = name_of(changes["name"], row.info, row.id)
         row.version += 1
         row.updated_at = now()
         await row.save()
@@ -490,18 +443,3 @@ class PipelineService:
             return await self.worker_of(running)
         except WorkerFailure as failure:
             raise ApiError(failure.status, failure.detail) from None
-
-
-def _valves_dict(valves: Any) -> dict[str, Any]:
-    if valves is None:
-        return {}
-    if not isinstance(valves, dict):
-        raise ApiError(400, "valves: must be a JSON object")
-    return {key: value for key, value in valves.items() if value is not None}
-
-
-def _name(name: Any, info: dict[str, Any], pipeline_id: str) -> str:
-    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 255):
-        raise ApiError(400, "name: a non-empty text of at most 255 characters")
-    return (name or info.get("name") or pipeline_id)[:255]
-

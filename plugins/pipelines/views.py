@@ -17,7 +17,8 @@ from colonnade.actors import Actor
 from colonnade.errors import ApiError
 from colonnade.permissions import require
 from colonnade.plugins.pipelines.answers import as_chunks, as_completion, pipe_args, user_dict
-from colonnade.plugins.pipelines.service import PipelineService, effective_valves, pipeline_json
+from colonnade.plugins.pipelines.records import effective_valves, pipeline_json
+from colonnade.plugins.pipelines.service import PipelineService
 from colonnade.plugins.pipelines.workers import WorkerFailure
 
 bp = Blueprint("pipelines", __name__)

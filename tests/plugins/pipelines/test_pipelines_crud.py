@@ -161,3 +161,26 @@ async def test_requirements_that_are_not_installed_are_named(pipelines_app):
     detail = (await response.get_json())["detail"]
     assert "requirements not installed: surely-not-installed-dist, another_missing_one" in detail
     assert "pydantic" not in detail.split("requirements not installed")[1]
+
+
+async def test_bad_updates_change_nothing(pipelines_app, create):
+    app, client, admin = await pipelines_app()
+    before = await create(client, admin, "echo_pipe")
+    for body in (
+        {"name": ""},
+        {"name": "x" * 256},
+        {"is_active": "yes"},
+        {"valves": [1]},
+        {"content": 5},
+        {"colour": "blue"},
+        [1],
+    ):
+        response = await client.patch("/api/pipelines/echo_pipe", json=body, headers=admin)
+        assert response.status_code == 400, body
+        assert "detail" in await response.get_json()
+    not_json = await client.patch("/api/pipelines/echo_pipe", data="{", headers=admin)
+    assert not_json.status_code == 400
+    after = await json_of(client, "/api/pipelines/echo_pipe", admin)
+    assert after == before
+    missing = await client.patch("/api/pipelines/nothing", json={"name": "x"}, headers=admin)
+    assert missing.status_code == 404

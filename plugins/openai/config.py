@@ -69,6 +69,11 @@ class OpenAIConfig(BaseModel):
     models_timeout: float = Field(10.0, gt=0)
     #: Seconds a fetched model list is reused before the upstream is asked again (0: always ask).
     models_cache_ttl: float = Field(60.0, ge=0)
+    #: The connection (its name) the ``openai`` TTS and STT engines send audio to; default: the first
+    #: enabled connection, as Open WebUI does.
+    audio_connection: str | None = None
+    #: The connection (its name) the ``openai`` image engine draws with; default: the first enabled one.
+    images_connection: str | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> OpenAIConfig:
@@ -76,4 +81,10 @@ class OpenAIConfig(BaseModel):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"connection names must be unique: {', '.join(duplicates)}")
+        enabled = [name for name, connection in zip(names, self.connections) if connection.enable]
+        for key in ("audio_connection", "images_connection"):
+            chosen = getattr(self, key)
+            if chosen is not None and chosen not in enabled:
+                known = ", ".join(enabled) or "none"
+                raise ValueError(f"{key}: no enabled connection is named {chosen!r} (enabled: {known})")
         return self

@@ -52,6 +52,17 @@ class OpenAIService:
     def by_index(self, index: int) -> Upstream | None:
         return next((upstream for upstream in self.upstreams if upstream.index == index), None)
 
+    def connection_for(self, name: str | None, purpose: str) -> Upstream:
+        """The upstream named ``name`` (``None``: the first enabled one) for an engine; 503 if there is none.
+
+        :param purpose: What the engine does ("speech"), for the error detail.
+        """
+        chosen = [upstream for upstream in self.upstreams if name is None or upstream.name == name]
+        if not chosen:
+            reason = "the OpenAI plugin is disabled" if not self.config.enable else "none is configured"
+            raise UpstreamError(503, f"No OpenAI connection is available for {purpose}: {reason}")
+        return chosen[0]
+
     # -- model lists -----------------------------------------------------------------------------
 
     async def raw_models(self, upstream: Upstream, *, refresh: bool = False) -> list[dict[str, Any]]:

@@ -109,23 +109,34 @@ class Upstream:
         return f"{self.base_url}/openai/deployments/{deployment}/{endpoint}", params
 
     async def send(
-        self, endpoint: str, body: dict[str, Any] | None, model: str | None = None, *, timeout: Any = None
+        self,
+        endpoint: str,
+        body: dict[str, Any] | None,
+        model: str | None = None,
+        *,
+        timeout: Any = None,
+        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
     ) -> httpx.Response:
         """Send a request and return the streaming response once its headers are in.
 
-        The caller owns the response and must ``aclose()`` it. Errors (network, timeout, status >= 400)
-        are raised as :class:`UpstreamError`; the error response is closed here.
+        ``body`` goes as JSON (no body: a GET); with ``files`` (``(field, (filename, bytes, content
+        type))``, a field may repeat) the request is multipart instead and ``body`` holds its form fields
+        (``None`` values left out). The caller owns the response and must ``aclose()`` it. Errors
+        (network, timeout, status >= 400) are raised as :class:`UpstreamError`; the error response is
+        closed here.
         """
         import httpx
         url, params = self.url(endpoint, model)
-        content = None if body is None else jsoncodec.dumps(body)
         headers = self._headers()
-        if content is not None:
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        if files is not None:
+            fields = {name: str(value) for name, value in (body or {}).items() if value is not None}
+            extra.update(data=fields, files=files)
+        elif body is not None:
+            extra["content"] = jsoncodec.dumps(body)
             headers["Content-Type"] = "application/json"
-        extra = {} if timeout is None else {"timeout": timeout}
-        request = self.client.build_request(
-            "GET" if body is None else "POST", url, params=params, content=content, headers=headers, **extra
-        )
+        method = "GET" if body is None and files is None else "POST"
+        request = self.client.build_request(method, url, params=params, headers=headers, **extra)
         try:
             response = await self.client.send(request, stream=True)
         except httpx.TimeoutException as error:
@@ -137,6 +148,42 @@ class Upstream:
         if response.status_code >= 400:
             raise await self._status_error(response)
         return response
+
+    async def read(self, response: httpx.Response, what: str) -> bytes:
+        """The whole body of ``response``, closed afterwards; a break or a stall is an :class:`UpstreamError`.
+
+        :param what: What the body is, for the error detail ("its transcription").
+        """
+        import httpx
+        try:
+            return await response.aread()
+        except httpx.TimeoutException as error:
+            raise self.timeout_error(error) from None
+        except httpx.HTTPError as error:
+            raise UpstreamError(502, f"{self.label} broke off {what}: {type(error).__name__}") from None
+        finally:
+            await response.aclose()
+
+    async def relay(self, response: httpx.Response, what: str) -> AsyncIterator[bytes]:
+        """The body of ``response`` as it arrives (errors as in :meth:`read`), closed however it ends."""
+        import httpx
+        try:
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        except httpx.TimeoutException as error:
+            raise self.timeout_error(error) from None
+        except httpx.HTTPError as error:
+            raise UpstreamError(502, f"{self.label} broke off {what}: {type(error).__name__}") from None
+        finally:
+            await response.aclose()
+
+    async def read_json(self, response: httpx.Response, what: str) -> Any:
+        """The JSON body of ``response``; a body that is not JSON is a 502 naming ``what``."""
+        raw = await self.read(response, what)
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise UpstreamError(502, f"{self.label} sent {what} that is not JSON") from None
 
     def timeout_error(self, error: Exception) -> UpstreamError:
         import httpx

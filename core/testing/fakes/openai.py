@@ -1,4 +1,6 @@
-"""A fake OpenAI API speaking the real wire protocol: ``/v1/models``, ``/v1/chat/completions``, ``/v1/embeddings``.
+"""A fake OpenAI API speaking the real wire protocol: ``/v1/models``, ``/v1/chat/completions``,
+``/v1/embeddings``, ``/v1/audio/speech``, ``/v1/audio/transcriptions``, ``/v1/images/generations`` and
+``/v1/images/edits``.
 
 Serve it with ``upstream = await fake_upstream("openai")``; its base URL for an OpenAI client or a
 connection is ``upstream.base_url + "/v1"``. Tests script it through ``upstream.app.control``
@@ -12,11 +14,17 @@ connection is ``upstream.base_url + "/v1"``. Tests script it through ``upstream.
     control.ignore_stream = True         # answer JSON even to a stream request (some servers do)
     control.stall = asyncio.Event()      # streams wait on it after the first chunk, others before answering
     control.embed = my_vector            # /v1/embeddings answers my_vector(text) for each input
+    control.transcript = "hello there"   # what /v1/audio/transcriptions hears
+    control.image_url = "https://..."    # /v1/images/* answer this url instead of base64 data
 
 and read back ``control.stream_closed`` (set when a stream ends, finished or cut off) and
 ``control.cancelled`` (true when the client went away mid-stream). Azure's paths
 (``/openai/deployments/<name>/chat/completions?api-version=...`` with an ``api-key`` header) are
-answered too, with ``control.deployments`` recording the deployment names used.
+answered too, with ``control.deployments`` recording the deployment names used. The multipart
+uploads of ``/v1/audio/transcriptions`` and ``/v1/images/edits`` are parsed and kept in
+``control.uploads`` (:class:`Upload`: form fields and files), newest last. Speech is a tiny but valid
+file of the asked ``response_format`` with its content type (``SPEECH``: WAV, PCM and MP3 complete,
+the others their format's signature and a few bytes); images are a valid 1x1 PNG (``PNG``).
 """
 
 from __future__ import annotations
@@ -27,8 +35,54 @@ import json
 import struct
 import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def _png_1x1() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)  # 1x1, 8 bits, RGBA
+    pixels = zlib.compress(b"\x00\x2a\x7f\xd4\xff")  # filter byte + one opaque pixel
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def _wav(samples: int = 240, rate: int = 24000) -> bytes:
+    data = b"\x00\x00" * samples  # 10 ms of 16-bit mono silence
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    return (
+        b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE"
+        + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+        + b"data" + struct.pack("<I", len(data)) + data
+    )
+
+
+#: A valid 1x1 PNG: what the image endpoints draw.
+PNG = _png_1x1()
+#: response_format -> (content type, a tiny file of that format): what ``/v1/audio/speech`` says.
+SPEECH: dict[str, tuple[str, bytes]] = {
+    # One MPEG-1 Layer III frame (128 kbit/s, 44.1 kHz, 417 bytes) of silence.
+    "mp3": ("audio/mpeg", b"\xff\xfb\x90\x64" + bytes(413)),
+    "wav": ("audio/wav", _wav()),
+    "pcm": ("audio/pcm", bytes(480)),  # raw 24 kHz 16-bit mono, as OpenAI sends it
+    "opus": ("audio/opus", b"OggS\x00\x02" + bytes(58)),
+    "aac": ("audio/aac", b"\xff\xf1\x50\x80\x01\x7f\xfc" + bytes(4)),
+    "flac": ("audio/flac", b"fLaC\x80\x00\x00\x22" + bytes(34)),
+}
+#: The voices ``/v1/audio/speech`` accepts.
+VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse")
+
+
+@dataclass
+class Upload:
+    """One multipart request the fake received: its form fields and its files."""
+
+    path: str
+    fields: dict[str, str]
+    #: (field name, filename, content type, bytes), in the order sent.
+    files: list[tuple[str, str, str, bytes]]
 
 
 @dataclass
@@ -52,6 +106,11 @@ class FakeOpenAI:
     stream_closed: asyncio.Event = field(default_factory=asyncio.Event)
     cancelled: bool = False
     deployments: list[str] = field(default_factory=list)
+    #: What ``/v1/audio/transcriptions`` answers as the transcript.
+    transcript: str = "Hello from the fake microphone."
+    #: When set, the image endpoints answer this URL instead of base64 data, as DALL-E does by default.
+    image_url: str | None = None
+    uploads: list[Upload] = field(default_factory=list)
 
     def fail(self, status: int, message: str = "fake failure", **error: Any) -> None:
         """Answer every POST with ``status`` and an OpenAI error body."""
@@ -211,5 +270,136 @@ def create_app() -> Any:
             "model": body.get("model") or deployment,
             "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)},
         }
+
+    def invalid(message: str, param: str | None = None, status: int = 400) -> Any:
+        error = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
+        return {"error": error}, status
+
+    async def upload(kind: str) -> Upload:
+        form = await request.form
+        files = await request.files
+        received = [
+            (name, stored.filename or "", stored.content_type or "", stored.read())
+            for name, stored in files.items(multi=True)
+        ]
+        control.uploads.append(Upload(kind, dict(form.items()), received))
+        return control.uploads[-1]
+
+    @app.post("/v1/audio/speech")
+    @app.post("/openai/deployments/<deployment>/audio/speech")
+    async def speech(deployment: str | None = None) -> Any:
+        if (answer := refused() or scripted_failure()) is not None:
+            return answer
+        body = await request.get_json()
+        if deployment is not None:
+            control.deployments.append(deployment)
+        for required in ("model", "input", "voice"):
+            if not body.get(required):
+                return invalid(f"Missing required parameter: '{required}'.", required)
+        if len(body["input"]) > 4096:
+            return invalid("input: string too long, at most 4096 characters", "input")
+        if body["voice"] not in VOICES:
+            return invalid(f"Invalid value for 'voice': '{body['voice']}'.", "voice")
+        audio_format = body.get("response_format", "mp3")
+        if audio_format not in SPEECH:
+            return invalid(f"Invalid value for 'response_format': '{audio_format}'.", "response_format")
+        if not 0.25 <= float(body.get("speed", 1.0)) <= 4.0:
+            return invalid("speed must be between 0.25 and 4.0", "speed")
+        if control.stall is not None:
+            await control.stall.wait()
+        content_type, audio = SPEECH[audio_format]
+
+        async def pieces() -> Any:  # sent in two pieces, as a streamed body
+            yield audio[: len(audio) // 2]
+            yield audio[len(audio) // 2 :]
+
+        return Response(pieces(), content_type=content_type)
+
+    @app.post("/v1/audio/transcriptions")
+    @app.post("/openai/deployments/<deployment>/audio/transcriptions")
+    async def transcriptions(deployment: str | None = None) -> Any:
+        if (answer := refused() or scripted_failure()) is not None:
+            return answer
+        if deployment is not None:
+            control.deployments.append(deployment)
+        received = await upload("audio/transcriptions")
+        if not any(name == "file" for name, *_ in received.files):
+            return invalid("Missing required parameter: 'file'.", "file")
+        if not received.fields.get("model") and deployment is None:
+            return invalid("Missing required parameter: 'model'.", "model")
+        if control.stall is not None:
+            await control.stall.wait()
+        answer_format = received.fields.get("response_format", "json")
+        if answer_format == "text":
+            return Response(control.transcript + "\n", content_type="text/plain")
+        if answer_format == "verbose_json":
+            return {
+                "task": "transcribe",
+                "language": received.fields.get("language") or "english",
+                "duration": 0.01,
+                "text": control.transcript,
+                "segments": [],
+            }
+        if answer_format != "json":
+            return invalid(f"Invalid value for 'response_format': '{answer_format}'.", "response_format")
+        return {"text": control.transcript}
+
+    def images_answer(body: dict[str, Any]) -> Any:
+        model = str(body.get("model") or "dall-e-2")
+        if not body.get("prompt"):
+            return invalid("Missing required parameter: 'prompt'.", "prompt")
+        answer_format = body.get("response_format")
+        if model.startswith("gpt-image") and answer_format is not None:
+            return invalid("Unknown parameter: 'response_format'.", "response_format")
+        answer_format = answer_format or ("b64_json" if model.startswith("gpt-image") else "url")
+        if answer_format not in ("url", "b64_json"):
+            return invalid(f"Invalid value for 'response_format': '{answer_format}'.", "response_format")
+        count = int(body.get("n") or 1)
+        if not 1 <= count <= 10 or (model == "dall-e-3" and count != 1):
+            return invalid(f"Invalid 'n': {count} images are not allowed for {model}.", "n")
+        data = []
+        for number in range(count):
+            if answer_format == "url":
+                url = control.image_url or f"{request.host_url}files/image-{number}.png"
+                image: dict[str, Any] = {"url": url}
+            else:
+                image = {"b64_json": base64.b64encode(PNG).decode()}
+            if model == "dall-e-3":
+                image["revised_prompt"] = f"A detailed picture of {body['prompt']}"
+            data.append(image)
+        return {"created": int(time.time()), "data": data}
+
+    @app.post("/v1/images/generations")
+    @app.post("/openai/deployments/<deployment>/images/generations")
+    async def generations(deployment: str | None = None) -> Any:
+        if (answer := refused() or scripted_failure()) is not None:
+            return answer
+        body = await request.get_json()
+        if deployment is not None:
+            control.deployments.append(deployment)
+        if control.stall is not None:
+            await control.stall.wait()
+        return images_answer(body)
+
+    @app.post("/v1/images/edits")
+    @app.post("/openai/deployments/<deployment>/images/edits")
+    async def edits(deployment: str | None = None) -> Any:
+        if (answer := refused() or scripted_failure()) is not None:
+            return answer
+        if deployment is not None:
+            control.deployments.append(deployment)
+        received = await upload("images/edits")
+        if not any(name in ("image", "image[]") for name, *_ in received.files):
+            return invalid("Missing required parameter: 'image'.", "image")
+        for name, filename, content_type, data in received.files:
+            if not data.startswith((b"\x89PNG", b"\xff\xd8", b"RIFF")):
+                return invalid(f"Invalid image file {filename!r}: not a PNG, JPEG or WEBP file.", name)
+        if control.stall is not None:
+            await control.stall.wait()
+        return images_answer(dict(received.fields))
+
+    @app.get("/files/<name>")
+    async def image_file(name: str) -> Any:
+        return Response(PNG, content_type="image/png")
 
     return app

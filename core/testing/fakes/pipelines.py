@@ -16,6 +16,7 @@ Tests script it through ``server.app.control``::
     control = server.app.control
     control.api_key = "other"                      # 401 for any other bearer key
     control.inlet_error = (403, "not today")       # every inlet answers this status and detail
+    control.chat_error = (500, "pipe crashed")     # every chat completion answers this
     control.pipelines["remote_filter"].valves["pipelines"] = ["*"]
 """
 
@@ -71,6 +72,7 @@ class FakePipelines:
     api_key: str | None = DEFAULT_KEY
     pipelines: dict[str, FakePipeline] = field(default_factory=default_pipelines)
     inlet_error: tuple[int, str] | None = None
+    chat_error: tuple[int, str] | None = None
     added: list[str] = field(default_factory=list)
 
     def models(self) -> list[dict[str, Any]]:
@@ -208,6 +210,8 @@ def create_app() -> Any:
     @app.post("/chat/completions")
     @app.post("/v1/chat/completions")
     async def chat() -> Any:
+        if control.chat_error is not None:
+            return error(*control.chat_error)
         body = await request.get_json(force=True)
         model = body.get("model", "")
         text = control.reply(model, body.get("messages") or [])

@@ -131,3 +131,15 @@ async def test_the_key_is_never_shown(pipelines_app, remote):
     for path in ("/api/v1/pipelines/list", "/api/models", "/api/plugins", "/api/v1/pipelines/?urlIdx=0"):
         response = await client.get(path, headers=admin)
         assert KEY not in json.dumps(await response.get_json()), path
+
+
+async def test_a_failing_server_is_a_json_error(pipelines_app, remote):
+    app, client, admin = await pipelines_app(servers=[{"url": remote.base_url, "key": KEY}])
+    remote.app.control.chat_error = (500, "the pipe crashed")
+    for stream in (False, True):
+        response = await ask(client, admin, "remote_manifold.a", "hello", stream=stream)
+        assert response.status_code == 502
+        assert (await response.get_json())["detail"] == "pipelines: the pipe crashed"
+    remote.app.control.chat_error = (422, "messages: field required")
+    response = await ask(client, admin, "remote_manifold.a", "hello")
+    assert response.status_code == 422

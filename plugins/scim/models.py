@@ -14,11 +14,10 @@ from tortoise.models import Model
 
 
 class ScimUser(Model):
-    """The SCIM side of one provisioned core user (same id)."""
+    """The SCIM side of one provisioned core user."""
 
-    user = fields.OneToOneField(
-        "auth.User", related_name="scim_account", on_delete=fields.CASCADE, primary_key=True
-    )
+    id = fields.BigIntField(primary_key=True)
+    user = fields.OneToOneField("auth.User", related_name="scim_account", on_delete=fields.CASCADE)
     external_id = fields.CharField(max_length=255, null=True, db_index=True)
     # userName as the client sent it, and lower-cased: unique, and the index behind userName eq
     user_name = fields.CharField(max_length=255)
@@ -67,11 +66,10 @@ class ScimUserValue(Model):
 
 
 class ScimGroup(Model):
-    """The SCIM side of one provisioned core group (same id)."""
+    """The SCIM side of one provisioned core group."""
 
-    group = fields.OneToOneField(
-        "auth.Group", related_name="scim_group", on_delete=fields.CASCADE, primary_key=True
-    )
+    id = fields.BigIntField(primary_key=True)
+    group = fields.OneToOneField("auth.Group", related_name="scim_group", on_delete=fields.CASCADE)
     external_id = fields.CharField(max_length=255, null=True, db_index=True)
 
     class Meta:

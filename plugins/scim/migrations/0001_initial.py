@@ -1,8 +1,8 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-import functools
-from json import dumps, loads
+from orjson import loads
 from tortoise.fields.base import OnDelete
+from tortoise.fields.data import JSON_DUMPS
 from tortoise import fields
 from tortoise.indexes import Index
 
@@ -15,16 +15,18 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='ScimGroup',
             fields=[
-                ('group', fields.OneToOneField('auth.Group', source_field='group_id', primary_key=True, db_index=True, db_constraint=True, to_field='id', related_name='scim_group', on_delete=OnDelete.CASCADE)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('group', fields.OneToOneField('auth.Group', source_field='group_id', db_constraint=True, to_field='id', related_name='scim_group', on_delete=OnDelete.CASCADE)),
                 ('external_id', fields.CharField(null=True, db_index=True, max_length=255)),
             ],
-            options={'table': 'scim_group', 'app': 'scim', 'pk_attr': 'group_id', 'table_description': 'The SCIM side of one provisioned core group (same id).'},
+            options={'table': 'scim_group', 'app': 'scim', 'pk_attr': 'id', 'table_description': 'The SCIM side of one provisioned core group.'},
             bases=['Model'],
         ),
         ops.CreateModel(
             name='ScimUser',
             fields=[
-                ('user', fields.OneToOneField('auth.User', source_field='user_id', primary_key=True, db_index=True, db_constraint=True, to_field='id', related_name='scim_account', on_delete=OnDelete.CASCADE)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('user', fields.OneToOneField('auth.User', source_field='user_id', db_constraint=True, to_field='id', related_name='scim_account', on_delete=OnDelete.CASCADE)),
                 ('external_id', fields.CharField(null=True, db_index=True, max_length=255)),
                 ('user_name', fields.CharField(max_length=255)),
                 ('user_name_key', fields.CharField(unique=True, max_length=255)),
@@ -39,7 +41,7 @@ class Migration(migrations.Migration):
                 ('user_type', fields.CharField(null=True, max_length=255)),
                 ('preferred_language', fields.CharField(null=True, max_length=255)),
                 ('locale', fields.CharField(null=True, max_length=255)),
-                ('addresses', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('addresses', fields.JSONField(null=True, encoder=JSON_DUMPS, decoder=loads)),
                 ('employee_number', fields.CharField(null=True, max_length=255)),
                 ('cost_center', fields.CharField(null=True, max_length=255)),
                 ('organization', fields.CharField(null=True, max_length=255)),
@@ -47,7 +49,7 @@ class Migration(migrations.Migration):
                 ('department', fields.CharField(null=True, max_length=255)),
                 ('manager_id', fields.CharField(null=True, max_length=255)),
             ],
-            options={'table': 'scim_user', 'app': 'scim', 'pk_attr': 'user_id', 'table_description': 'The SCIM side of one provisioned core user (same id).'},
+            options={'table': 'scim_user', 'app': 'scim', 'pk_attr': 'id', 'table_description': 'The SCIM side of one provisioned core user.'},
             bases=['Model'],
         ),
         ops.CreateModel(

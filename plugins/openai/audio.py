@@ -117,7 +117,7 @@ class OpenAISTTEngine:
         }
         files = [("file", (request.filename, audio, request.content_type))]
         response = await upstream.send("audio/transcriptions", fields, request.model, files=files)
-        answer = await upstream.read_json(response, "a transcription")
+        answer = await upstream.read_json(response, "its transcription")
         return _transcript(answer, upstream)
 
 

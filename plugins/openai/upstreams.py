@@ -183,7 +183,7 @@ class Upstream:
         try:
             return json.loads(raw)
         except ValueError:
-            raise UpstreamError(502, f"{self.label} sent {what} that is not JSON") from None
+            raise UpstreamError(502, f"{self.label} sent a malformed answer (not JSON) for {what}") from None
 
     def timeout_error(self, error: Exception) -> UpstreamError:
         import httpx

@@ -205,6 +205,13 @@ async def test_a_transcription_too_large_or_empty_is_not_sent(engines, upstream,
     with pytest.raises(UpstreamError, match="sent a transcription in an unknown shape") as shape:
         await found.stt.transcribe(TranscriptionRequest(b"RIFF"))
     assert shape.value.status == 502
+    upstream.app.control.error_body = "<html>proxy login</html>"
+    with pytest.raises(UpstreamError) as page:
+        await found.stt.transcribe(TranscriptionRequest(b"RIFF"))
+    assert (page.value.status, page.value.detail) == (
+        502,
+        "OpenAI upstream 'main' sent a malformed answer (not JSON) for its transcription",
+    )
 
 
 async def test_images_are_generated_as_base64_or_links(engines, upstream):

@@ -83,7 +83,7 @@ class OpenAITTSEngine:
             await response.aclose()
             raise UpstreamError(502, f"{upstream.label} sent {content_type} instead of audio")
         content_type = content_type or AUDIO_TYPES.get(request.format, "application/octet-stream")
-        return SynthesizedSpeech(content_type, upstream.relay(response, "its speech"))
+        return SynthesizedSpeech(content_type, upstream.relay(response, "its speech"), response.aclose)
 
 
 class OpenAISTTEngine:

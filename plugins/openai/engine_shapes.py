@@ -10,7 +10,7 @@ specific to OpenAI: another engine (ComfyUI, ElevenLabs, a local Whisper) fills 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,24 +42,28 @@ class SpeechRequest:
 
 @dataclass
 class SynthesizedSpeech:
-    """Spoken audio, streamed: iterate ``chunks`` (or ``await read()``) once.
+    """Spoken audio, streamed: iterate ``chunks`` (or ``await read()``) once, or ``await aclose()``.
 
     :param content_type: The audio's media type (``audio/mpeg``).
     :param chunks: The audio bytes as they arrive; the upstream response closes when iteration ends.
+    :param close: Releases the upstream response when the audio is not read to its end.
     """
 
     content_type: str
     chunks: AsyncIterator[bytes]
+    close: Callable[[], Awaitable[None]] | None = None
 
     async def read(self) -> bytes:
         """All of the audio at once."""
         return b"".join([chunk async for chunk in self.chunks])
 
     async def aclose(self) -> None:
-        """Give up on the audio without reading it (closes the upstream response)."""
-        close = getattr(self.chunks, "aclose", None)
-        if close is not None:
-            await close()
+        """Give up on the rest of the audio (an unstarted generator would never run its cleanup)."""
+        stop = getattr(self.chunks, "aclose", None)
+        if stop is not None:
+            await stop()
+        if self.close is not None:
+            await self.close()
 
 
 # -- transcription (STT) --------------------------------------------------------------------------

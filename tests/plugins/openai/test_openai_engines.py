@@ -399,3 +399,67 @@ async def test_a_stalled_upstream_is_504(engines, upstream):
             await call()
         assert failed.value.status == 504
         assert failed.value.detail == "OpenAI upstream 'slow' did not answer in time"
+
+
+def raw_speech_upstream(pieces: list[bytes], gate: asyncio.Event, length: int | None = None) -> Any:
+    """An upstream whose ``/audio/speech`` sends ``pieces``, waiting on ``gate`` after the first.
+
+    With ``length``, it promises that many bytes (``Content-Length``) whatever it sends.
+    """
+    from quart import Quart, Response
+
+    app = Quart("raw_speech")
+
+    @app.post("/v1/audio/speech")
+    async def speech() -> Any:
+        async def body() -> Any:
+            for number, piece in enumerate(pieces):
+                yield piece
+                if number == 0:
+                    await gate.wait()
+
+        headers = {} if length is None else {"Content-Length": str(length)}
+        return Response(body(), content_type="audio/mpeg", headers=headers)
+
+    return app
+
+
+async def test_speech_arrives_before_the_upstream_has_finished(engines, fake_upstream):
+    gate = asyncio.Event()
+    fake = await fake_upstream(raw_speech_upstream([b"\xff\xfb first", b" rest"], gate))
+    found = await engines([{"base_url": fake.base_url + "/v1", "name": "raw"}])
+    speech = await found.tts.synthesize(SpeechRequest("Hi"))
+    assert await anext(speech.chunks) == b"\xff\xfb first"  # while the upstream holds the rest
+    gate.set()
+    assert [chunk async for chunk in speech.chunks] == [b" rest"]
+
+    unread = await found.tts.synthesize(SpeechRequest("Hi"))
+    await unread.aclose()  # never iterated: the upstream response is released all the same
+    assert unread.close.__self__.is_closed
+
+
+async def test_speech_that_stalls_or_breaks_off_midway_raises_from_the_iteration(engines, fake_upstream):
+    from colonnade.plugins.openai.audio import OpenAITTSEngine
+
+    stalled = await fake_upstream(raw_speech_upstream([b"\xff\xfb", b"never"], asyncio.Event()))
+    sent_all = asyncio.Event()
+    sent_all.set()
+    short = await fake_upstream(raw_speech_upstream([b"\xff\xfb", b"abc"], sent_all, length=1000))
+    found = await engines(
+        [
+            {"base_url": stalled.base_url + "/v1", "name": "slow"},
+            {"base_url": short.base_url + "/v1", "name": "short"},
+        ],
+        read_timeout=0.3,
+    )
+    speech = await found.tts.synthesize(SpeechRequest("Hi"))  # the first connection: "slow"
+    with pytest.raises(UpstreamError) as timed_out:
+        await speech.read()
+    assert timed_out.value.status == 504
+    assert timed_out.value.detail == "OpenAI upstream 'slow' did not answer in time"
+
+    speech = await OpenAITTSEngine(found.tts.service, "short").synthesize(SpeechRequest("Hi"))
+    with pytest.raises(UpstreamError) as broken:
+        await speech.read()
+    assert broken.value.status == 502
+    assert broken.value.detail.startswith("OpenAI upstream 'short' broke off its speech: ")

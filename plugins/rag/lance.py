@@ -37,15 +37,15 @@ log = logging.getLogger("colonnade.rag")
 COLUMNS = tuple(key for key in FILTER_FIELDS if key != "id")
 EMBEDDING_KEY = b"colonnade.embedding"
 DIMENSION_KEY = b"colonnade.dimension"
-#: Rows added since the full-text index was built after which the next text search rebuilds it.
-FTS_REBUILD_AFTER = 2000
 #: Rows from which a collection gets an approximate vector index (IVF, exact distances within the
 #: partitions searched); smaller collections are searched exhaustively, which is fast enough there.
 VECTOR_INDEX_MIN_ROWS = 5_000
 #: Partitions searched per query (an index has the square root of its rows as partitions).
 NPROBES = 20
-#: Writes after which a collection is compacted and its indexes brought up to date, in the background.
+#: Writes after which a collection without a vector index is compacted, in the background.
 OPTIMIZE_AFTER_WRITES = 100
+#: Growth since the last build at which the vector index is rebuilt (with more partitions).
+REINDEX_GROWTH = 1.25
 
 
 def where_sql(where: Filter | None) -> str | None:
@@ -87,7 +87,6 @@ class LanceDBStore:
         self._db: Any = None
         self._tables: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._unindexed: dict[str, int] = {}
         self._rows: dict[str, int] = {}
         self._vector_indexed: dict[str, bool] = {}
         #: Rows when the vector index was (last) built: it is rebuilt, with more partitions, once the
@@ -180,31 +179,44 @@ class LanceDBStore:
         running = self._upkeep.get(name)
         if running is not None and not running.done():
             return
-        if self._wants_index(name) or self._writes[name] >= OPTIMIZE_AFTER_WRITES:
+        small = not self._vector_indexed.get(name)
+        if self._wants_index(name) or (small and self._writes[name] >= OPTIMIZE_AFTER_WRITES):
             self._upkeep[name] = asyncio.get_running_loop().create_task(self._keep_up(name, table))
 
     def _wants_index(self, name: str) -> bool:
         rows = self._rows.get(name, 0)
         if not self._vector_indexed.get(name):
             return rows >= self.index_min_rows
-        return rows >= 2 * max(self._indexed_rows.get(name, 0), self.index_min_rows)
+        return rows >= REINDEX_GROWTH * max(self._indexed_rows.get(name, 0), self.index_min_rows)
 
-    async def _keep_up(self, name: str, table: Any) -> None:
+    async def optimize(self, name: str) -> None:
+        """Do the collection's upkeep now: compact it and, at its size, (re)build its indexes."""
+        table = await self._table(name)
+        if table is not None:
+            await self.idle()
+            await self._keep_up(name, table, force=True)
+
+    async def _keep_up(self, name: str, table: Any, *, force: bool = False) -> None:
+        """Compact the collection (LanceDB's ``optimize``, which also brings the full-text index up
+        to date) and, when due, rebuild the vector index from scratch.
+
+        LanceDB's incremental vector-index update makes searches several times slower than a fresh
+        build, so an indexed collection is not optimised between rebuilds: its newest rows (under
+        a quarter) are searched exhaustively until the next one.
+        """
         try:
-            if self._wants_index(name):
+            rebuild = self._wants_index(name) or (force and self._rows.get(name, 0) >= self.index_min_rows)
+            async with self._lock(name):
+                self._writes[name] = 0
+                await self._run(table.optimize)
+            if rebuild:
                 rows = self._rows[name]
-                # Not under the write lock: building takes seconds, and writes meanwhile are kept
-                # (LanceDB commits them beside the index; they are searched exhaustively until the
-                # next optimisation adds them).
+                # Not under the write lock: building takes seconds; rows written meanwhile are
+                # searched exhaustively until the next rebuild.
                 await self._run(_build_vector_index, table, rows)
                 self._vector_indexed[name] = True
                 self._indexed_rows[name] = rows
                 log.info("collection %s: vector index built over %d rows", name, rows)
-            else:
-                async with self._lock(name):
-                    self._writes[name] = 0
-                    await self._run(table.optimize)
-                    self._unindexed[name] = 0
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - upkeep is retried after the next writes
@@ -247,7 +259,6 @@ class LanceDBStore:
         check_collection_name(name)
         async with self._lock(name):
             self._tables.pop(name, None)
-            self._unindexed.pop(name, None)
             running = self._upkeep.pop(name, None)
             if running is not None and not running.done():
                 running.cancel()
@@ -283,7 +294,6 @@ class LanceDBStore:
         async with self._lock(collection):
             before = self._rows.get(collection, 0)
             rows = await self._run(self._write_records, table, records, replace)
-            self._unindexed[collection] = self._unindexed.get(collection, 0) + len(records)
         self._wrote(collection, table, (rows - before) if rows is not None else len(records))
 
     @staticmethod
@@ -419,10 +429,13 @@ class LanceDBStore:
         return [VectorHit(row["id"], row["text"], _metadata(row), float(row["_score"])) for row in rows]
 
     async def _ensure_text_index(self, collection: str, table: Any) -> None:
-        """Build the full-text index when missing or when many rows came since (rows added after it
-        are still searched, only more slowly)."""
+        """Build the full-text index on the first text search (collections never searched by text
+        do without). Later rows are added to it by the collection's upkeep; until then they are
+        searched without it."""
+        if self._text_indexed.get(collection):
+            return
         async with self._lock(collection):
-            if self._text_indexed.get(collection) and self._unindexed.get(collection, 0) < FTS_REBUILD_AFTER:
+            if self._text_indexed.get(collection):
                 return
 
             def build() -> None:
@@ -432,15 +445,17 @@ class LanceDBStore:
 
             await self._run(build)
             self._text_indexed[collection] = True
-            self._unindexed[collection] = 0
 
 
 def _build_vector_index(table: Any, rows: int) -> None:
-    from lancedb.index import IvfFlat
+    from lancedb.index import BTree, IvfFlat
 
     partitions = max(1, min(4096, int(rows**0.5)))
     config = IvfFlat(distance_type="cosine", num_partitions=partitions, max_iterations=10, sample_rate=64)
     table.create_index("vector", config=config, replace=True)
+    # Filters (a document's hash on every ingest, a file, an owner) then read an index, not every row.
+    for column in ("hash", "file_id", "owner_id"):
+        table.create_index(column, config=BTree(), replace=True)
 
 
 def _schema(dimension: int, embedding: str) -> Any:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
+
+log = logging.getLogger("colonnade.streams")
 
 #: After the end of a stream (``[DONE]``, ``"done": true``), how long the rest of the upstream's
 #: answer (the chunked encoding's last chunk, usually in the same packet) is waited for.
@@ -73,12 +76,29 @@ async def coalesce(chunks: AsyncIterator[bytes], high_water: int = 256 * 1024) -
                     raise failure
                 return
     finally:
-        if not reader.done():
-            reader.cancel()
-        try:
-            await reader
-        except asyncio.CancelledError:
-            pass
+        await _stop(reader)
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+#: How often, and how many times, a reading task that has not stopped is cancelled again.
+_STOP_INTERVAL = 0.5
+_STOP_ATTEMPTS = 6
+
+
+async def _stop(reader: asyncio.Task) -> None:
+    """Cancel the reading task and wait for it, cancelling again while it runs on.
+
+    Code the task is awaiting may swallow a cancellation (``asyncio.wait_for`` does in Python 3.11 when
+    its result arrives at the same moment); waiting for it unconditionally would hang the request. A
+    task still running after a few attempts is left behind, with a warning.
+    """
+    for _ in range(_STOP_ATTEMPTS):
+        if reader.done():
+            break
+        reader.cancel()
+        await asyncio.wait({reader}, timeout=_STOP_INTERVAL)
+    else:
+        if not reader.done():
+            log.warning("a relayed stream's reader ignored %d cancellations; left running", _STOP_ATTEMPTS)

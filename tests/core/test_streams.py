@@ -106,3 +106,25 @@ async def test_drain_reads_to_the_end_and_gives_up_on_a_stream_that_stays_open()
 
     stays_open = Source()
     await drain(stays_open, seconds=0.01)  # returns instead of waiting for ever
+
+
+@pytest.mark.asyncio
+async def test_a_reader_that_swallows_a_cancellation_does_not_hang_the_client(monkeypatch):
+    import colonnade.streams as streams
+
+    monkeypatch.setattr(streams, "_STOP_INTERVAL", 0.01)
+    swallowed = []
+
+    async def stubborn():
+        yield b"first"
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            swallowed.append(True)  # swallowed once, as wait_for may
+        await asyncio.Event().wait()  # the next cancellation ends it
+        yield b"never"
+
+    relayed = coalesce(stubborn())
+    assert await anext(relayed) == b"first"
+    await relayed.aclose()
+    assert swallowed == [True]

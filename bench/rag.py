@@ -5,8 +5,8 @@ Run with ``.venv/bin/python bench/rag.py [--sizes 10000,100000] [--queries 200]
 built-in LanceDB store in a temporary data directory) and drives the plugin's own code, so the
 figures are the plugin's, not HTTP's:
 
-- **ingest**: synthetic documents of about 50 chunks each go through ``Ingestor.ingest`` (chunking,
-  embedding, storing with metadata) into one collection. The embedding function is a fast
+- **ingest**: synthetic documents of about 80 chunks each go through ``Ingestor.ingest`` (chunking,
+  embedding, storing with metadata) into one collection, four at a time. The embedding function is a fast
   deterministic one (word hashing into 384 buckets), and its time is measured and subtracted, so
   chunks/s "excluding embedding" is what the plugin and LanceDB cost;
 - **upkeep**: past ``vector_index_min_rows`` (5,000) the store builds its vector index in the
@@ -43,7 +43,8 @@ from colonnade import hookimpl
 
 ROOT = Path(__file__).resolve().parents[1]
 DIMENSION = 384
-WORDS_PER_DOC = 8000  # about 50 chunks of 1,000 characters
+WORDS_PER_DOC = 8000  # about 80 chunks of 1,000 characters
+CONCURRENT_INGESTS = 4
 
 
 def rss_mb() -> float:
@@ -145,18 +146,20 @@ async def ingest(app: Any, function: HashedWords, target: int, rng: random.Rando
     started = time.perf_counter()
     documents = 0
     while stored < target:
-        text = document(rng, words)
-        result = await rag.ingestor.ingest(
-            collection,
-            [(text, {})],
-            {
-                "owner_id": f"user-{documents % 50}",
-                "name": f"doc-{stored}.txt",
-                "source": f"doc-{stored}.txt",
-            },
+        # A few documents at once, as several uploads would come.
+        texts = [document(rng, words) for _ in range(CONCURRENT_INGESTS)]
+        results = await asyncio.gather(
+            *(
+                rag.ingestor.ingest(
+                    collection,
+                    [(text, {})],
+                    {"owner_id": f"user-{(documents + n) % 50}", "name": f"doc-{documents + n}.txt"},
+                )
+                for n, text in enumerate(texts)
+            )
         )
-        stored += result.chunks
-        documents += 1
+        stored += sum(result.chunks for result in results)
+        documents += len(texts)
     elapsed = time.perf_counter() - started
     chunks = function.texts
     return {
@@ -203,7 +206,10 @@ async def run_scaling(sizes: list[int], count: int) -> list[dict]:
                 await store.idle()  # the background vector index build, when the size calls for one
                 rates["upkeep_wait_seconds"] = round(time.perf_counter() - started, 2)
                 stored = await store.count("bench-kb")
-                row = {"chunks_stored": stored, "vector_indexed": store._vector_indexed.get("bench-kb", False)}
+                row = {
+                    "chunks_stored": stored,
+                    "vector_indexed": store._vector_indexed.get("bench-kb", False),
+                }
                 row["ingest"] = rates
                 # As the ingest left it: the newest rows (under a quarter) not yet in the indexes.
                 row["vector"] = await queries(app, count, rng, words, hybrid=False)

@@ -122,4 +122,6 @@ class Embedder:
                 f"embedding function {self.name!r} (model {self.model!r}) returned a vector of "
                 f"{len(vector)} numbers, not {self._dimension}"
             )
+        if type(vector) is list and (not vector or type(vector[0]) is float):
+            return vector  # already what the stores take; the store checks the values
         return [float(value) for value in vector]

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,11 +65,23 @@ class Ingestor:
         self.service = service
         self.config = service.config
         self.host = service.host
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def _lock(self, key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
+    @asynccontextmanager
+    async def _lock(self, key: str) -> AsyncIterator[None]:
+        """Hold the lock of one document (or file); forgotten once nobody holds or awaits it."""
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
     # -- text ----------------------------------------------------------------------------------------
 
@@ -108,7 +121,11 @@ class Ingestor:
         if not whole.strip():
             raise ApiError(400, EMPTY_CONTENT)
         digest = content_hash(whole)
-        async with self._lock(collection):
+        prefix = id_prefix or content_hash(f"{metadata.get('owner_id', '')}:{digest}")[:32]
+        document = f"file:{metadata['file_id']}" if metadata.get("file_id") else prefix
+        # One document at a time (so a repeated ingest is skipped, not doubled); other documents of
+        # the collection go on meanwhile: the store serialises the writes themselves.
+        async with self._lock(f"{collection}:{document}"):
             await self.service.collection(collection, create=True)
             # The same text from another file or another owner is another document.
             same = {"hash": digest}
@@ -120,7 +137,6 @@ class Ingestor:
             if metadata.get("file_id"):
                 await self.service.store.delete(collection, {"file_id": metadata["file_id"]})
             chunks = self.chunks(sections)
-            prefix = id_prefix or content_hash(f"{metadata.get('owner_id', '')}:{digest}")[:32]
             for start in range(0, len(chunks), STEP):
                 step = chunks[start : start + STEP]
                 vectors = await self.service.embedder.embed([text for text, _ in step])
@@ -249,7 +265,7 @@ class Ingestor:
             file_collection(record.id), {"file_id": record.id}, with_vectors=True
         )
         for knowledge_id in knowledge_ids:
-            async with self._lock(knowledge_id):
+            async with self._lock(f"{knowledge_id}:file:{record.id}"):
                 await self.service.collection(knowledge_id, create=True)
                 digest = records[0].metadata.get("hash") if records else None
                 if digest and await self.service.store.count(

@@ -251,3 +251,16 @@ async def test_a_collection_of_another_embedding_is_a_clear_error(rag_app, auth_
         "/api/rag/embed", json={"text": TAXES, "collection_name": "notes"}, headers=alice
     )
     assert response.status_code == 409
+
+
+async def test_the_same_text_sent_twice_at_once_is_stored_once(rag_app, auth_headers):
+    import asyncio
+
+    app, client, words, alice = await started(rag_app, auth_headers)
+    body = {"text": CATS, "collection_name": "notes"}
+    answers = await asyncio.gather(
+        *(client.post("/api/rag/embed", json=body, headers=alice) for _ in range(3))
+    )
+    results = [await answer.get_json() for answer in answers]
+    assert sorted(result["skipped"] for result in results) == [False, True, True]
+    assert await app.extensions["colonnade"].state("rag").service.store.count("notes") == 1

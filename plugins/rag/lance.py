@@ -93,6 +93,8 @@ class LanceDBStore:
         #: collection has doubled since, so partitions stay small.
         self._indexed_rows: dict[str, int] = {}
         self._text_indexed: dict[str, bool] = {}
+        #: ``(dimension, embedding)`` from each open table's schema (fixed when it is created).
+        self._recorded: dict[str, tuple[int, str]] = {}
         self._writes: dict[str, int] = {}
         self._upkeep: dict[str, asyncio.Task[None]] = {}
         self._connecting = asyncio.Lock()
@@ -246,11 +248,15 @@ class LanceDBStore:
         table = await self._table(name)
         if table is None:
             return None
-        schema = await self._run(lambda: table.schema)
-        metadata = schema.metadata or {}
-        dimension = int(metadata.get(DIMENSION_KEY, b"0")) or schema.field("vector").type.list_size
-        count = await self._run(table.count_rows)
-        return CollectionInfo(name, dimension, metadata.get(EMBEDDING_KEY, b"").decode(), count)
+        recorded = self._recorded.get(name)
+        if recorded is None:
+            schema = await self._run(lambda: table.schema)
+            metadata = schema.metadata or {}
+            dimension = int(metadata.get(DIMENSION_KEY, b"0")) or schema.field("vector").type.list_size
+            recorded = self._recorded[name] = (dimension, metadata.get(EMBEDDING_KEY, b"").decode())
+        # The count kept since the table was opened (this process's writes): every search asks for
+        # the record, and the exact count would cost a call into LanceDB each time.
+        return CollectionInfo(name, recorded[0], recorded[1], self._rows.get(name, 0))
 
     async def list_collections(self) -> list[str]:
         return sorted(await self._run(self._names, await self._connect()))
@@ -269,6 +275,7 @@ class LanceDBStore:
                 self._indexed_rows,
                 self._text_indexed,
                 self._writes,
+                self._recorded,
             ):
                 counters.pop(name, None)
             db = await self._connect()

@@ -110,6 +110,14 @@ async def test_entra_id_variants(scim, make_user):
     assert patched["active"] is True and patched["title"] == "Analyst" and patched["displayName"] == "Pat D"
     assert patched["name"]["familyName"] == "Doe-Smith"
     assert patched[ENTERPRISE]["manager"]["value"] == boss["id"] and patched[ENTERPRISE]["employeeNumber"] == "42"
+    addresses = (await scim.patch(
+        "Users", user["id"],
+        {"op": "Add", "path": 'addresses[type eq "work"].streetAddress', "value": "1 Main St"},
+        {"op": "Add", "path": 'addresses[type eq "work"].locality', "value": "Springfield"},
+        {"op": "Replace", "path": 'phoneNumbers[type eq "work"].value', "value": "555-0100"},
+    )).body
+    assert addresses["addresses"] == [{"type": "work", "streetAddress": "1 Main St", "locality": "Springfield"}]
+    assert addresses["phoneNumbers"] == [{"value": "555-0100", "type": "work"}]
     disabled = (await scim.patch("Users", user["id"], {"op": "Replace", "path": "active", "value": "False"})).body
     assert disabled["active"] is False and not (await User.get(id=user["id"])).active
 

@@ -3,12 +3,13 @@
 ::
 
     FILTER    = attrExp / logExp / valuePath / *1"not" "(" FILTER ")"
-    valuePath = attrPath "[" valFilter "]"
+    valuePath = attrPath "[" valFilter "]" [ "." subAttr compareOp compValue / "." subAttr "pr" ]
     attrExp   = (attrPath SP "pr") / (attrPath SP compareOp SP compValue)
     attrPath  = [URI ":"] ATTRNAME *1subAttr
 
 ``not`` binds tighter than ``and``, which binds tighter than ``or``; operators and attribute names are
-case-insensitive. The tree is turned into SQL by ``queries.py`` and evaluated on dicts (only for PATCH
+case-insensitive. The optional sub-attribute after a value path (``emails[type eq "work"].value co
+"@example.com"``) extends RFC 7644: one value must satisfy both the bracket and the comparison. The tree is turned into SQL by ``queries.py`` and evaluated on dicts (only for PATCH
 value paths) by :func:`matches`.
 """
 
@@ -201,6 +202,18 @@ class _Parser:
             inner = self.expression()
             self.expect("]")
             self.depth -= 1
+            following = self.peek()
+            if following is not None and following[0] == "word" and following[1].startswith("."):
+                # emails[type eq "work"].value co "@x": the same value must match both (an extension of
+                # the grammar, in the shape of a PATCH path)
+                self.position += 1
+                sub = AttrPath(None, parse_attr_path(following[1][1:]).attr)
+                operator = self.take()
+                op = operator[1].lower()
+                if operator[0] != "word" or (op != "pr" and op not in COMPARE_OPS):
+                    raise invalid_filter(f"unknown operator {operator[1]!r}")
+                test = Present(sub) if op == "pr" else Compare(sub, op, self.value())
+                return ValuePath(path, Logical("and", inner, test))
             return ValuePath(path, inner)
         operator = self.take()
         op = operator[1].lower()

@@ -46,6 +46,10 @@ NPROBES = 20
 OPTIMIZE_AFTER_WRITES = 100
 #: Growth since the last build at which the vector index is rebuilt (with more partitions).
 REINDEX_GROWTH = 1.25
+#: Seconds without writes after which a collection changed since its last upkeep gets one (so a
+#: burst of ingests ends with every row indexed), when at least this share of its rows changed.
+SETTLE_SECONDS = 5.0
+SETTLE_MIN_SHARE = 0.01
 
 
 def where_sql(where: Filter | None) -> str | None:
@@ -80,10 +84,12 @@ class LanceDBStore:
         uri: str | Path,
         storage_options: dict[str, str] | None = None,
         index_min_rows: int = VECTOR_INDEX_MIN_ROWS,
+        settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
         self.uri = str(uri)
         self.storage_options = dict(storage_options or {})
         self.index_min_rows = index_min_rows
+        self.settle_seconds = settle_seconds
         self._db: Any = None
         self._tables: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -97,6 +103,10 @@ class LanceDBStore:
         self._recorded: dict[str, tuple[int, str]] = {}
         self._writes: dict[str, int] = {}
         self._upkeep: dict[str, asyncio.Task[None]] = {}
+        self._settling: dict[str, asyncio.Task[None]] = {}
+        #: Writes ever (to notice quiet), and rows changed since the last upkeep.
+        self._writes_total: dict[str, int] = {}
+        self._changed: dict[str, int] = {}
         self._connecting = asyncio.Lock()
 
     # -- connection ----------------------------------------------------------------------------------
@@ -159,17 +169,21 @@ class LanceDBStore:
         return list(names)
 
     async def close(self) -> None:
-        tasks = [task for task in self._upkeep.values() if not task.done()]
+        tasks = [task for task in [*self._upkeep.values(), *self._settling.values()] if not task.done()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._upkeep.clear()
+        self._settling.clear()
         self._tables.clear()
         self._db = None
 
     async def idle(self) -> None:
-        """Wait until no background upkeep (index builds, compaction) is running."""
-        while tasks := [task for task in self._upkeep.values() if not task.done()]:
+        """Wait until no background upkeep (index builds, compaction) is running or pending
+        (the quiet-time upkeep comes ``settle_seconds`` after the last write)."""
+        while tasks := [
+            task for task in [*self._upkeep.values(), *self._settling.values()] if not task.done()
+        ]:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- upkeep --------------------------------------------------------------------------------------
@@ -178,6 +192,11 @@ class LanceDBStore:
         """Count a write and start the collection's upkeep when it is due."""
         self._rows[name] = max(0, self._rows.get(name, 0) + rows)
         self._writes[name] = self._writes.get(name, 0) + 1
+        self._writes_total[name] = self._writes_total.get(name, 0) + 1
+        self._changed[name] = self._changed.get(name, 0) + abs(rows)
+        settling = self._settling.get(name)
+        if settling is None or settling.done():
+            self._settling[name] = asyncio.get_running_loop().create_task(self._settle(name, table))
         running = self._upkeep.get(name)
         if running is not None and not running.done():
             return
@@ -190,6 +209,23 @@ class LanceDBStore:
         if not self._vector_indexed.get(name):
             return rows >= self.index_min_rows
         return rows >= REINDEX_GROWTH * max(self._indexed_rows.get(name, 0), self.index_min_rows)
+
+    async def _settle(self, name: str, table: Any) -> None:
+        """Once writes to the collection stop for ``settle_seconds``, do its upkeep if enough changed."""
+        while True:
+            seen = self._writes_total.get(name, 0)
+            await asyncio.sleep(self.settle_seconds)
+            running = self._upkeep.get(name)
+            if running is not None and not running.done():
+                await asyncio.gather(running, return_exceptions=True)
+                continue
+            if self._writes_total.get(name, 0) == seen:
+                break
+        if self._changed.get(name, 0) >= max(1, SETTLE_MIN_SHARE * self._rows.get(name, 0)):
+            task = self._upkeep[name] = asyncio.get_running_loop().create_task(
+                self._keep_up(name, table, force=True)
+            )
+            await asyncio.gather(task, return_exceptions=True)
 
     async def optimize(self, name: str) -> None:
         """Do the collection's upkeep now: compact it and, at its size, (re)build its indexes."""
@@ -210,6 +246,7 @@ class LanceDBStore:
             rebuild = self._wants_index(name) or (force and self._rows.get(name, 0) >= self.index_min_rows)
             async with self._lock(name):
                 self._writes[name] = 0
+                self._changed[name] = 0
                 await self._run(table.optimize)
             if rebuild:
                 rows = self._rows[name]
@@ -265,16 +302,19 @@ class LanceDBStore:
         check_collection_name(name)
         async with self._lock(name):
             self._tables.pop(name, None)
-            running = self._upkeep.pop(name, None)
-            if running is not None and not running.done():
-                running.cancel()
-                await asyncio.gather(running, return_exceptions=True)
+            for tasks in (self._upkeep, self._settling):
+                running = tasks.pop(name, None)
+                if running is not None and not running.done():
+                    running.cancel()
+                    await asyncio.gather(running, return_exceptions=True)
             for counters in (
                 self._rows,
                 self._vector_indexed,
                 self._indexed_rows,
                 self._text_indexed,
                 self._writes,
+                self._writes_total,
+                self._changed,
                 self._recorded,
             ):
                 counters.pop(name, None)

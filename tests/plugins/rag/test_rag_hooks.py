@@ -98,6 +98,7 @@ async def test_the_lancedb_store_through_the_service(rag_app):
 async def test_a_large_lancedb_collection_gets_its_vector_index(rag_app):
     app = await rag_app({"vector_index_min_rows": 256})
     rag = rag_service(app.extensions["colonnade"])
+    rag.store.settle_seconds = 0  # the quiet-time upkeep at once
     items = [
         (f"r{index}", f"item number {index} of the catalogue", {"owner_id": "u1"}) for index in range(300)
     ]
@@ -111,5 +112,10 @@ async def test_a_large_lancedb_collection_gets_its_vector_index(rag_app):
     assert "vector_idx" in {index.name for index in table.list_indices()}
     hits = await rag.search(["big"], "what is the cat called", k=1)
     assert [hit.id for hit in hits] == ["cat"]
+    assert rag.store._indexed_rows["big"] == 301
+    # A few more rows, once writes stop, are indexed too (the quiet-time upkeep rebuilds).
+    await rag.index("big", [(f"s{index}", f"late item {index}", {}) for index in range(10)])
+    await rag.store.idle()
+    assert rag.store._indexed_rows["big"] == 311
     assert await rag.delete("big", {"id": "cat"}) == 1
     assert [hit.id for hit in await rag.search(["big"], "Biscuit the cat", k=1)] != ["cat"]

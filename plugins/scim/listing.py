@@ -1,4 +1,5 @@
-"""``GET /Users`` and ``GET /Groups``: filter, sort and page in the database, then render one page.
+"""``GET /Users``, ``GET /Groups`` (and their ``POST .../.search``): filter, sort and page in the
+database, then render one page.
 
 ``startIndex`` is 1-based (below 1 counts as 1), ``count`` defaults to ``page_size`` and is capped at
 ``max_results`` (negative counts as 0, which answers ``totalResults`` alone). Without ``sortBy`` the
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import current_app, request
+from collections.abc import Mapping
+
+from quart import current_app
 
 from colonnade.plugins.scim import definitions as d
 from colonnade.plugins.scim.errors import invalid_value
@@ -22,20 +25,29 @@ from colonnade.plugins.scim.resources import Selection
 MAX_START = 10_000_000
 
 
-def _integer(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
+def _integer(params: Mapping[str, Any], name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return default
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise invalid_value(f"{name} must be an integer")
     try:
         return int(raw)
     except ValueError:
         raise invalid_value(f"{name} must be an integer") from None
 
 
-def page_arguments() -> tuple[int, int]:
+def _text(params: Mapping[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is not None and not isinstance(value, str):
+        raise invalid_value(f"{name} must be a string")
+    return value
+
+
+def page_arguments(params: Mapping[str, Any]) -> tuple[int, int]:
     config = current_app.extensions["colonnade"].plugin_config("scim")
-    start = min(max(_integer("startIndex", 1), 1), MAX_START)
-    count = min(max(_integer("count", config.page_size), 0), config.max_results)
+    start = min(max(_integer(params, "startIndex", 1), 1), MAX_START)
+    count = min(max(_integer(params, "count", config.page_size), 0), config.max_results)
     return start, count
 
 
@@ -56,16 +68,23 @@ def queries(resource_type: str, text: str | None, sort_by: str | None, descendin
     return query, page
 
 
-async def list_resources(rt: d.ScimResourceType, selection: Selection, base_url: str) -> dict[str, Any]:
+async def list_resources(
+    rt: d.ScimResourceType, params: Mapping[str, Any], selection: Selection, base_url: str
+) -> dict[str, Any]:
+    """One ListResponse page.
+
+    :param params: ``filter``, ``startIndex``, ``count``, ``sortBy``, ``sortOrder``: the query string
+        of a GET, or the body of a ``.search``.
+    """
     from colonnade.plugins.scim.groups import render_groups
     from colonnade.plugins.scim.users import render_users
 
-    start, count = page_arguments()
-    order = request.args.get("sortOrder", "ascending").lower()
+    start, count = page_arguments(params)
+    order = (_text(params, "sortOrder") or "ascending").lower()
     if order not in ("ascending", "descending"):
         raise invalid_value("sortOrder must be ascending or descending")
-    query, page = queries(rt.name, request.args.get("filter"), request.args.get("sortBy"), order == "descending",
-                          start, count)
+    query, page = queries(rt.name, _text(params, "filter"), _text(params, "sortBy") or None,
+                          order == "descending", start, count)
     rows: list[Any] = await page if count else []
     # A first page that is not full holds every match: no need to count them again (lookups such as
     # userName eq answer in one query fewer).

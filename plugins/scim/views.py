@@ -23,7 +23,7 @@ from colonnade.plugins.scim import groups as group_store
 from colonnade.plugins.scim import users as user_store
 from colonnade.plugins.scim.auth import check_token
 from colonnade.plugins.scim.discovery import all_schemas
-from colonnade.plugins.scim.errors import CONTENT_TYPE, ScimError, invalid_syntax
+from colonnade.plugins.scim.errors import CONTENT_TYPE, ScimError, invalid_syntax, invalid_value
 from colonnade.plugins.scim.events import ScimResourceChanged
 from colonnade.plugins.scim.listing import list_resources
 from colonnade.plugins.scim.patch import apply_patch, operations_of
@@ -186,7 +186,33 @@ async def rendered_user(account: Any) -> dict[str, Any]:
 @bp.get("/Users")
 @check_token
 async def list_users() -> Response:
-    return scim_response(await list_resources(d.USER, selection(d.USER), base_url()))
+    return scim_response(await list_resources(d.USER, request.args, selection(d.USER), base_url()))
+
+
+async def search(rt: d.ScimResourceType) -> Response:
+    """``POST /<endpoint>/.search``: the query parameters of a list, as a SearchRequest body."""
+    body = await read_body(d.SEARCH_REQUEST)
+    params = {key: body.get(key) for key in ("filter", "startIndex", "count", "sortBy", "sortOrder")}
+    lists = {}
+    for key in ("attributes", "excludedAttributes"):
+        value = body.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise invalid_value(f"{key} must be a list of attribute names")
+        lists[key] = ",".join(value) if value else None
+    chosen = Selection(rt, lists["attributes"], lists["excludedAttributes"])
+    return scim_response(await list_resources(rt, params, chosen, base_url()))
+
+
+@bp.post("/Users/.search")
+@check_token
+async def search_users() -> Response:
+    return await search(d.USER)
+
+
+@bp.post("/Groups/.search")
+@check_token
+async def search_groups() -> Response:
+    return await search(d.GROUP)
 
 
 @bp.post("/Users")
@@ -273,7 +299,7 @@ async def rendered_group(row: Any) -> dict[str, Any]:
 @bp.get("/Groups")
 @check_token
 async def list_groups() -> Response:
-    return scim_response(await list_resources(d.GROUP, selection(d.GROUP), base_url()))
+    return scim_response(await list_resources(d.GROUP, request.args, selection(d.GROUP), base_url()))
 
 
 @bp.post("/Groups")

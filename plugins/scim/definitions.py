@@ -294,7 +294,6 @@ def service_provider_config(base_url: str, max_results: int) -> dict[str, Any]:
     """What the service supports: PATCH, filters, sorting and ETags; no bulk, no password change."""
     return {
         "schemas": [SERVICE_PROVIDER_CONFIG],
-        "documentationUri": "https://github.com/colonnade/colonnade/blob/main/docs/api/scim.md",
         "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": True, "maxResults": max_results},

@@ -32,14 +32,14 @@ class OpenAIService:
     """Everything the routes and the LLM provider share; one per application (``host.state("openai")``)."""
 
     def __init__(self, host: Host, config: OpenAIConfig) -> None:
-        import httpx
-
         self.host = host
         self.config = config
         self.upstreams: list[Upstream] = []
         for index, connection in enumerate(config.connections):
             if not (config.enable and connection.enable):
                 continue
+            import httpx  # here: a server with no connection never loads it
+
             name = connection.name or str(index)
             timeout = httpx.Timeout(config.read_timeout, connect=config.connect_timeout)
             # Every open stream holds a connection: allow many more than the host's default of 100.

@@ -20,13 +20,14 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from xml.etree import ElementTree
 
 from colonnade.errors import StartupError
 from colonnade.plugins.files.stores import StoreError, check_key
 from colonnade.plugins.files.stores.sigv4 import EMPTY_SHA256, canonical_query, sign, uri_encode
 
 if TYPE_CHECKING:
+    from xml.etree import ElementTree
+
     import httpx
 
     from colonnade.plugins.files.config import S3Config
@@ -234,6 +235,8 @@ def _xml_escape(text: str) -> str:
 
 
 def _parse(content: bytes) -> ElementTree.Element | None:
+    from xml.etree import ElementTree  # on first use: most servers never talk to S3
+
     try:
         return ElementTree.fromstring(content)
     except ElementTree.ParseError:

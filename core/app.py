@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from colonnade.calling import await_me_maybe, collect_named
+from colonnade.db import install_model_comments
 from colonnade.errors import StartupError, install_error_handlers
 from colonnade.fastpaths import install_fast_paths
 from colonnade.hookcalls import call_impl, items_by_plugin, plain_impls, results_by_plugin
@@ -42,6 +43,7 @@ def create_app(
     from quart_schema import QuartSchema
 
     settings = settings or load_settings()
+    install_model_comments()
     pm = make_plugin_manager(settings, extra=tuple(plugins))
 
     app = Quart("colonnade")

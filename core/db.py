@@ -8,10 +8,13 @@ and only for test plugins that ship no migrations.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import logging
 import pkgutil
+import re
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +27,72 @@ if TYPE_CHECKING:
     from colonnade.settings import Settings
 
 log = logging.getLogger("colonnade.db")
+
+
+# -- field comments -------------------------------------------------------------------------------------
+
+#: Tortoise's pattern for the ``#:`` comments above a model's fields (``tortoise.models._get_comments``).
+_FIELD_COMMENT = re.compile(r"((?:(?!\n|^)[^\w\n]*#:.*?\n)+?)[^\w\n]*(\w+)\s*[:=]")
+_COMMENT_MARKS = re.compile(r"(^\s*#:\s*|\s*$)", re.MULTILINE)
+#: ``module file -> {class name: source}`` for the top-level classes of modules that define models.
+_CLASS_SOURCES: dict[str, dict[str, str]] = {}
+
+
+def install_model_comments() -> None:
+    """Give Tortoise a faster way to read the ``#:`` comments above model fields.
+
+    Tortoise reads them from each model class's source with ``inspect.getsource``, which parses the
+    whole module again for every class (about 2 ms a model: a twentieth of the start-up with the
+    built-in plugins). This reads each module once and answers exactly what Tortoise's own function
+    does; classes it cannot place (defined inside a function, or twice in one module) take Tortoise's
+    path.
+    """
+    import tortoise.models
+
+    if getattr(tortoise.models._get_comments, "colonnade", False):
+        return
+    original = tortoise.models._get_comments
+
+    def model_comments(cls: type) -> dict[str, str]:
+        source = _class_source(cls)
+        if source is None:
+            return original(cls)
+        return {
+            name: _COMMENT_MARKS.sub("", text).replace("{model}", cls.__name__)
+            for text, name in _FIELD_COMMENT.findall(source)
+        }
+
+    model_comments.colonnade = True  # type: ignore[attr-defined]
+    model_comments.original = original  # type: ignore[attr-defined]
+    tortoise.models._get_comments = model_comments
+
+
+def _class_source(cls: type) -> str | None:
+    module = sys.modules.get(cls.__module__)
+    filename = getattr(module, "__file__", None)
+    if not filename or cls.__qualname__ != cls.__name__:
+        return None
+    classes = _CLASS_SOURCES.get(filename)
+    if classes is None:
+        try:
+            with open(filename, encoding="utf-8") as file:
+                text = file.read()
+            tree = ast.parse(text)
+        except (OSError, SyntaxError, ValueError):
+            return None
+        lines = text.splitlines(keepends=True)
+        classes = {}
+        seen: set[str] = set()
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                start = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+                if node.name in seen:
+                    classes.pop(node.name, None)  # defined twice: let Tortoise decide
+                    continue
+                seen.add(node.name)
+                classes[node.name] = "".join(lines[start - 1 : node.end_lineno])
+        _CLASS_SOURCES[filename] = classes
+    return classes.get(cls.__name__)
 
 
 def connection_name(settings: Settings) -> str:

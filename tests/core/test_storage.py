@@ -119,3 +119,30 @@ def test_postgres_urls_use_asyncpg():
     assert config["credentials"]["schema"] == "tenant"
     assert config["credentials"]["maxsize"] == 3
     assert db.connection_name(settings) == "postgres"
+
+
+def test_model_comments_are_read_as_tortoise_reads_them():
+    """``db.install_model_comments`` reads each module once; it must give Tortoise's own answer for every
+    built-in model (the comments become schema descriptions, which migrations compare)."""
+    import importlib
+
+    import tortoise.models
+    from tortoise.models import Model
+
+    from colonnade.plugin_manager import make_plugin_manager
+
+    db.install_model_comments()
+    ours = tortoise.models._get_comments
+    tortoises = ours.original
+    pm = make_plugin_manager(Settings.from_dict({"host": {"load_plugins": ["*"]}}))
+    checked = 0
+    for modules in db.collect_db_models(pm).values():
+        for name in modules:
+            module = importlib.import_module(name)
+            for model in vars(module).values():
+                if isinstance(model, type) and issubclass(model, Model) and model.__module__ == name:
+                    assert ours(model) == tortoises(model), f"{name}.{model.__name__}"
+                    checked += 1
+    assert checked >= 10
+    memory = importlib.import_module("colonnade.plugins.memory.models")
+    assert any(ours(model) for model in (memory.Memory,))  # some models do carry #: comments

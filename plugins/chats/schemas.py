@@ -41,8 +41,13 @@ class ImportForm(BaseModel):
     chats: list[ImportItem] = Field(max_length=1000)
 
 
+#: The last page a list may ask for: beyond it the offset (page times size) would not fit the databases'
+#: 64-bit integers (a 500), and no one has that many chats anyway.
+MAX_PAGE = 1_000_000
+
+
 class ChatListQuery(BaseModel):
-    page: int | None = Field(default=None, ge=1)
+    page: int | None = Field(default=None, ge=1, le=MAX_PAGE)
     limit: int | None = Field(default=None, ge=1, le=1000)
     query: str | None = Field(default=None, max_length=255)
     archived: bool = False
@@ -57,11 +62,11 @@ class ChatListQuery(BaseModel):
 
 class SearchQuery(BaseModel):
     text: str = Field(default="", max_length=255)
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
 
 
 class ArchivedQuery(BaseModel):
-    page: int | None = Field(default=None, ge=1)
+    page: int | None = Field(default=None, ge=1, le=MAX_PAGE)
     query: str | None = Field(default=None, max_length=255)
     order_by: str = Field(default="updated_at", pattern="^(updated_at|created_at|title)$")
     direction: str = Field(default="desc", pattern="^(asc|desc)$")

@@ -32,14 +32,18 @@ OPEN_WEBUI_PAGE = 50
 DELETED = {"message": "File deleted successfully"}
 
 
+#: The last page a list may ask for: beyond it the offset would not fit a 64-bit integer (a 500).
+MAX_PAGE = 1_000_000
+
+
 class ListQuery(BaseModel):
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     limit: int = Field(default=OPEN_WEBUI_PAGE, ge=1, le=200)
     content: bool = True
 
 
 class OpenWebUIListQuery(BaseModel):
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     content: bool = True
 
 

@@ -169,3 +169,22 @@ async def test_bad_list_queries_are_4xx(chats, query):
     response = await chats.client.get(f"/api/chats?{query}", headers=chats.headers)
     assert 400 <= response.status_code < 500
     assert isinstance((await response.get_json())["detail"], str)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/chats?page=99999999999999999999",
+        "/api/chats?page=9223372036854775807&limit=100",
+        "/api/v1/chats/?page=1000001",
+        "/api/v1/chats/archived?page=99999999999999999999",
+        "/api/v1/chats/search?text=a&page=99999999999999999999",
+    ],
+)
+async def test_pages_past_the_last_one_allowed_are_422_not_500(chats, url):
+    # The offset (page times size) used to overflow the database's 64-bit integer.
+    response = await chats.client.get(url, headers=chats.headers)
+    assert response.status_code == 422
+    assert "page" in (await response.get_json())["detail"]
+    last = await chats.client.get("/api/v1/chats/?page=1000000", headers=chats.headers)
+    assert last.status_code == 200 and await last.get_json() == []

@@ -121,6 +121,10 @@ async def test_listing_is_paginated_newest_first(files_app, auth_headers):
     assert [item["id"] for item in third["items"]] == [ids[0]]
     bad = await files.client.get("/api/files?page=0", headers=headers)
     assert bad.status_code == 422 and "detail" in await bad.get_json()
+    # A page whose offset overflows the database's 64-bit integer used to be a 500.
+    for path in ("/api/files?page=99999999999999999999", "/api/v1/files/?page=9223372036854775807"):
+        huge = await files.client.get(path, headers=headers)
+        assert huge.status_code == 422 and "page" in (await huge.get_json())["detail"], path
 
 
 async def test_another_users_file_is_404_everywhere(files_app, auth_headers):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from colonnade.plugins.functions import loader, running
+from colonnade.rawsql import Statement, fetch_all
 
 if TYPE_CHECKING:
     from colonnade.host import Host
@@ -45,9 +46,9 @@ SYNC_PATHS = (
     "/api/v1/chat/actions/",
     "/api/chat/completed",
     "/api/v1/chat/completed",
-    "/openai/chat/completions",
-    "/ollama/api/chat",
 )
+#: The active functions and their versions: read before every request above, so written by hand.
+ACTIVE_VERSIONS = Statement("SELECT id, version FROM functions_function WHERE is_active = ?")
 
 
 def digest(source: str) -> str:
@@ -127,7 +128,7 @@ class Registry:
         """Bring the live set in step with the active rows (one query when nothing changed)."""
         from colonnade.plugins.functions.models import Function
 
-        stamps = dict(await Function.filter(is_active=True).values_list("id", "version"))
+        stamps = await _active_versions()
         if self._current(stamps):
             return
         gone = [function_id for function_id in self.live if function_id not in stamps]
@@ -138,7 +139,7 @@ class Registry:
             self._register()
             self._clear_model_lists()
         async with self._lock:
-            stamps = dict(await Function.filter(is_active=True).values_list("id", "version"))
+            stamps = await _active_versions()
             if self._current(stamps):
                 return
             known = {fid: live.version for fid, live in self.live.items()}
@@ -222,3 +223,10 @@ class Registry:
                 self.host.pm.unregister(plugin)
         self._registered = []
         self.live.clear()
+
+
+async def _active_versions() -> dict[str, int]:
+    from colonnade.plugins.functions.models import Function
+
+    return {row["id"]: row["version"] for row in await fetch_all(Function, ACTIVE_VERSIONS, [True])}
+

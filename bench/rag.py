@@ -10,7 +10,7 @@ figures are the plugin's, not HTTP's:
   deterministic one (word hashing into 384 buckets), and its time is measured and subtracted, so
   chunks/s "excluding embedding" is what the plugin and LanceDB cost;
 - **upkeep**: past ``vector_index_min_rows`` (5,000) the store builds its vector index in the
-  background and rebuilds it as the collection grows by a quarter; once writes stop for
+  background and rebuilds it each time the collection doubles; once writes stop for
   ``settle_seconds`` (5) it compacts the collection and indexes every row. The script waits for that
   (the wait, quiet time included, is reported) and then queries;
 - **query**: ``RagService.search`` over that collection (the query embedded, the store searched,
@@ -192,6 +192,21 @@ async def queries(app: Any, count: int, rng: random.Random, words: list[str], *,
     }
 
 
+async def index_state(store: Any, name: str) -> list[dict]:
+    table = store._tables[name]
+    indices = await asyncio.to_thread(table.list_indices)
+    return [
+        {
+            "name": index.name,
+            "type": str(index.index_type),
+            "indexed_rows": getattr(index, "num_indexed_rows", None),
+            "unindexed_rows": getattr(index, "num_unindexed_rows", None),
+            "segments": getattr(index, "num_segments", None),
+        }
+        for index in indices
+    ]
+
+
 async def run_scaling(sizes: list[int], count: int) -> list[dict]:
     rng, words = random.Random(11), vocabulary()
     function = HashedWords()
@@ -213,6 +228,7 @@ async def run_scaling(sizes: list[int], count: int) -> list[dict]:
                     "vector_indexed": store._vector_indexed.get("bench-kb", False),
                 }
                 row["ingest"] = rates
+                row["indexes"] = await index_state(store, "bench-kb")
                 row["vector"] = await queries(app, count, rng, words, hybrid=False)
                 row["hybrid"] = await queries(app, count, rng, words, hybrid=True)
                 results.append(row)
@@ -286,6 +302,9 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     if args.memory_probe:
         print(json.dumps(asyncio.run(memory_probe(args.memory_probe))))
         return

@@ -45,7 +45,7 @@ NPROBES = 20
 #: Writes after which a collection without a vector index is compacted, in the background.
 OPTIMIZE_AFTER_WRITES = 100
 #: Growth since the last build at which the vector index is rebuilt (with more partitions).
-REINDEX_GROWTH = 1.25
+REINDEX_GROWTH = 2.0
 #: Seconds without writes after which a collection changed since its last upkeep gets one (so a
 #: burst of ingests ends with every row indexed), when at least this share of its rows changed.
 SETTLE_SECONDS = 5.0
@@ -239,8 +239,9 @@ class LanceDBStore:
         to date) and, when due, rebuild the vector index from scratch.
 
         LanceDB's incremental vector-index update makes searches several times slower than a fresh
-        build, so an indexed collection is not optimised between rebuilds: its newest rows (under
-        a quarter) are searched exhaustively until the next one.
+        build, so an indexed collection is not optimised between rebuilds: its newest rows (up to
+        half, in a long ingest) are searched exhaustively until the next one, or until writes stop
+        for ``settle_seconds``.
         """
         try:
             rebuild = self._wants_index(name) or (force and self._rows.get(name, 0) >= self.index_min_rows)

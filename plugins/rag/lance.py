@@ -46,8 +46,9 @@ NPROBES = 20
 OPTIMIZE_AFTER_WRITES = 100
 #: Growth since the last build at which the vector index is rebuilt (with more partitions).
 REINDEX_GROWTH = 2.0
-#: Seconds without writes after which a collection changed since its last upkeep gets one (so a
-#: burst of ingests ends with every row indexed), when at least this share of its rows changed.
+#: Seconds without writes after which a collection of ``index_min_rows`` or more, changed since its
+#: last upkeep, gets one (so a burst of ingests ends with every row indexed), when at least this
+#: share of its rows changed.
 SETTLE_SECONDS = 5.0
 SETTLE_MIN_SHARE = 0.01
 
@@ -195,7 +196,9 @@ class LanceDBStore:
         self._writes_total[name] = self._writes_total.get(name, 0) + 1
         self._changed[name] = self._changed.get(name, 0) + abs(rows)
         settling = self._settling.get(name)
-        if settling is None or settling.done():
+        # Small collections are searched exhaustively: only compaction (every few writes) matters.
+        big = self._rows[name] >= self.index_min_rows
+        if big and (settling is None or settling.done()):
             self._settling[name] = asyncio.get_running_loop().create_task(self._settle(name, table))
         running = self._upkeep.get(name)
         if running is not None and not running.done():

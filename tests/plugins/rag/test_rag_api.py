@@ -264,3 +264,26 @@ async def test_the_same_text_sent_twice_at_once_is_stored_once(rag_app, auth_hea
     results = [await answer.get_json() for answer in answers]
     assert sorted(result["skipped"] for result in results) == [False, True, True]
     assert await app.extensions["colonnade"].state("rag").service.store.count("notes") == 1
+
+
+async def test_hybrid_search_and_the_relevance_threshold(rag_app, auth_headers):
+    app, client, words, alice = await started(rag_app, auth_headers)
+    for text in (CATS, TAXES, "Dogs bark at the postman every single morning."):
+        await client.post("/api/rag/embed", json={"text": text, "collection_name": "notes"}, headers=alice)
+    body = {"query": "penalty for late tax filing", "collection_names": ["notes"], "k": 3}
+    hybrid = await (
+        await client.post("/api/rag/query", json={**body, "hybrid": True}, headers=alice)
+    ).get_json()
+    assert hybrid["documents"][0][0] == TAXES
+    assert hybrid["distances"][0][0] == pytest.approx(1.0)  # first in both rankings
+    vector = await (
+        await client.post("/api/rag/query", json={**body, "hybrid": False}, headers=alice)
+    ).get_json()
+    assert vector["documents"][0][0] == TAXES and len(vector["documents"][0]) == 3
+    best = vector["distances"][0][0]
+    strict = await (
+        await client.post("/api/rag/query", json={**body, "r": best - 0.0001}, headers=alice)
+    ).get_json()
+    assert strict["documents"] == [[TAXES]]
+    bad = await client.post("/api/rag/query", json={**body, "r": 1.5}, headers=alice)
+    assert bad.status_code == 422

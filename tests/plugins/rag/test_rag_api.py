@@ -256,7 +256,7 @@ async def test_a_collection_of_another_embedding_is_a_clear_error(rag_app, auth_
 async def test_the_same_text_sent_twice_at_once_is_stored_once(rag_app, auth_headers):
     import asyncio
 
-    app, client, words, alice = await started(rag_app, auth_headers)
+    app, client, _words, alice = await started(rag_app, auth_headers)
     body = {"text": CATS, "collection_name": "notes"}
     answers = await asyncio.gather(
         *(client.post("/api/rag/embed", json=body, headers=alice) for _ in range(3))
@@ -267,7 +267,7 @@ async def test_the_same_text_sent_twice_at_once_is_stored_once(rag_app, auth_hea
 
 
 async def test_hybrid_search_and_the_relevance_threshold(rag_app, auth_headers):
-    app, client, words, alice = await started(rag_app, auth_headers)
+    _app, client, _words, alice = await started(rag_app, auth_headers)
     for text in (CATS, TAXES, "Dogs bark at the postman every single morning."):
         await client.post("/api/rag/embed", json={"text": text, "collection_name": "notes"}, headers=alice)
     body = {"query": "penalty for late tax filing", "collection_names": ["notes"], "k": 3}

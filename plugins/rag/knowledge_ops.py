@@ -76,10 +76,27 @@ async def reset(knowledge: Knowledge, host: Any = None) -> None:
 
 
 async def delete(knowledge: Knowledge, host: Any = None) -> None:
-    """Delete the knowledge base, its file list, its grants and its vectors."""
+    """Delete the knowledge base, its file list, its grants and its vectors, and take it out of
+    every workspace model's ``meta.knowledge`` (as Open WebUI does)."""
     host = host or _host()
     await knowledge.delete()
     await host.state("rag").service.drop(knowledge.id)
+    if host.pm.has_plugin("models"):
+        await _detach_from_models(knowledge.id)
+
+
+async def _detach_from_models(knowledge_id: str) -> None:
+    from colonnade.plugins.models.models import WorkspaceModel
+
+    # Workspace models are few (an organisation's presets): reading their meta is cheap, and JSON
+    # containment queries differ between SQLite and PostgreSQL.
+    for model in await WorkspaceModel.all().only("id", "meta"):
+        attached = (model.meta or {}).get("knowledge")
+        if not isinstance(attached, list):
+            continue
+        kept = [item for item in attached if not (isinstance(item, dict) and item.get("id") == knowledge_id)]
+        if len(kept) != len(attached):
+            await WorkspaceModel.filter(id=model.id).update(meta={**model.meta, "knowledge": kept})
 
 
 async def forget_file(host: Any, file_id: str) -> None:

@@ -135,6 +135,11 @@ async def test_knowledge_attached_to_a_workspace_model(rag_app, fake_upstream, a
     assert sent[-1] == {"role": "user", "content": QUESTION}
     assert answer["sources"][0]["source"]["id"] == knowledge["id"]
 
+    # Deleting the knowledge base takes it out of the model too.
+    assert (await client.delete(f"/api/knowledge/{knowledge['id']}", headers=alice)).status_code == 200
+    listed = await (await client.get("/api/v1/models/model?id=pet-helper", headers=alice)).get_json()
+    assert listed["meta"]["knowledge"] == []
+
 
 async def test_another_users_files_are_not_injected(rag_app, fake_upstream, auth_headers):
     app, client, fake, _alice, (cats, _) = await chat_app(rag_app, fake_upstream, auth_headers)

@@ -7,6 +7,7 @@ detail says only that something failed.
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -99,6 +100,14 @@ def install_error_handlers(app: Quart, host: Host) -> None:
 
     app.request_class = type("ColonnadeRequest", (_JSONDetailRequest, app.request_class), {})
 
+    @app.before_request
+    async def refuse_nul_in_url() -> None:
+        # PostgreSQL's text cannot hold NUL: an id or a query value with one failed there as a 500.
+        from quart import request
+
+        if "\x00" in request.path or b"%00" in request.query_string:
+            raise ApiError(400, "Invalid request: the URL contains a NUL character (%00)")
+
     @app.errorhandler(ApiError)
     async def api_error(error: ApiError):
         return json_error(error.status, error.detail, error.headers, **error.extra)
@@ -168,31 +177,96 @@ def _is_redis_outage(error: Exception) -> bool:
     return isinstance(error, ConnectionError | TimeoutError)
 
 
-class IntegerOutOfRange(ValueError):
-    """A JSON body holds an integer beyond 64 bits, which neither the JSON columns nor the databases store."""
+#: The deepest nesting a JSON body may have. The JSON columns' encoder (orjson) stops at 255 levels and
+#: the standard library's decoder near 1,000, each as a 500; stored documents add a few levels of their own.
+MAX_JSON_DEPTH = 128
+
+
+NUL_REFUSED = "a string in the JSON body contains a NUL character (\\u0000), which cannot be stored"
+SURROGATE_REFUSED = (
+    "a string in the JSON body holds a lone surrogate escape (\\ud800 to \\udfff), which is not text"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class JSONBodyRefused(ValueError):
+    """A JSON body that parses but cannot be stored: an integer beyond 64 bits, a NUL character (which
+    PostgreSQL's text and jsonb refuse), a lone surrogate, or too deep a nesting."""
 
 
 def _parse_bounded_int(text: str) -> int:
     value = int(text)
     if not -(2**63) <= value < 2**63:
-        raise IntegerOutOfRange("an integer in the JSON body is beyond the 64-bit range")
+        raise JSONBodyRefused("an integer in the JSON body is beyond the 64-bit range")
     return value
 
 
-class _BoundedJSON:
-    """The request's JSON module: the app's JSON provider, refusing integers beyond 64 bits on loading.
+def check_json_strings(value: Any) -> None:
+    """Raise :class:`JSONBodyRefused` when a key or a string in ``value`` holds a NUL character or a lone
+    surrogate (the decoder joins the escapes of a pair into one character; one left alone is not Unicode,
+    and neither UTF-8 nor the databases can write it)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) is dict:
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif type(item) is list:
+            pending.extend(item)
+        elif type(item) is str:
+            if "\x00" in item:
+                raise JSONBodyRefused(NUL_REFUSED)
+            if _SURROGATE.search(item):
+                raise JSONBodyRefused(SURROGATE_REFUSED)
 
-    They would fail deep inside the storage layer (orjson and the databases stop at 64 bits) as a 500,
-    possibly after part of a request's writes."""
+
+def check_json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise :class:`JSONBodyRefused` when ``value`` nests lists and objects more than ``limit`` deep."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            raise JSONBodyRefused(f"the JSON body is nested more than {limit} levels deep")
+        children = item.values() if type(item) is dict else item
+        pending.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+
+
+class _BoundedJSON:
+    """The request's JSON module: the app's JSON provider, refusing what the storage layer cannot hold.
+
+    Integers beyond 64 bits, NUL characters, lone surrogates and documents nested deeper than
+    ``MAX_JSON_DEPTH`` would fail deep inside it (orjson and the databases stop at 64 bits, PostgreSQL
+    refuses NUL, UTF-8 surrogates, orjson stops at 255 levels) as a 500, possibly after part of a
+    request's writes."""
 
     def __init__(self, provider: Any) -> None:
         self._provider = provider
 
     def loads(self, data: str | bytes, **kwargs: Any) -> Any:
-        return self._provider.loads(data, parse_int=_parse_bounded_int, **kwargs)
+        try:
+            value = self._provider.loads(data, parse_int=_parse_bounded_int, **kwargs)
+        except RecursionError:
+            raise JSONBodyRefused(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep") from None
+        # Only a body with enough brackets can be too deep: most are not walked at all.
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        if type(value) in (dict, list) and text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+            check_json_depth(value)
+        # Only a body with these escapes can hold a NUL or a surrogate (raw, neither is valid JSON text or
+        # UTF-8): most are not walked.
+        if "\\u0000" in text or "\\ud" in text or "\\uD" in text:
+            check_json_strings(value)
+        return value
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._provider, name)
+
+
+def load_storable_json(data: str | bytes) -> Any:
+    """``json.loads`` for a body read by hand: it refuses, with :class:`JSONBodyRefused` (a
+    ``ValueError``), what the request decoder refuses (see ``_BoundedJSON``)."""
+    import json
+
+    return _BoundedJSON(json).loads(data)
 
 
 class _JSONDetailRequest:
@@ -221,7 +295,7 @@ class _JSONDetailRequest:
             raise ApiError(400, "Malformed JSON body: it is not valid UTF-8") from None
 
     def on_json_loading_failed(self, error: Exception) -> Any:
-        if isinstance(error, IntegerOutOfRange):
+        if isinstance(error, JSONBodyRefused):
             raise ApiError(422, f"Invalid request: {error}")
         raise ApiError(400, f"Malformed JSON body: {error}")
 

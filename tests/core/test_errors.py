@@ -190,6 +190,68 @@ async def test_integers_beyond_64_bits_are_422_and_store_nothing(app):
     assert await stored.get_json() == {"ui": {"n": 2**63 - 1}}
 
 
+async def test_json_nested_too_deep_is_422_and_stores_nothing(app):
+    # Past 255 levels the JSON column encoder failed, past about 1,000 the decoder: both were 500s.
+    client = app.test_client(use_cookies=False)
+    signup = await client.post(
+        "/api/auth/signup", json={"name": "Ada", "email": "ada@example.com", "password": "a passphrase"}
+    )
+    token = (await signup.get_json())["token"]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    path = "/api/v1/users/user/settings/update"
+
+    def nested(depth: int) -> bytes:
+        return b'{"ui": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+    accepted = await client.post(path, data=nested(128), headers=headers)
+    assert accepted.status_code == 200
+    kept = await accepted.get_json()
+    for depth in (129, 300, 5000):
+        response = await client.post(path, data=nested(depth), headers=headers)
+        assert response.status_code == 422, depth
+        body = await response.get_json()
+        assert_json_detail(body)
+        assert "nested more than 128 levels" in body["detail"]
+    assert await (await client.get("/api/v1/users/user/settings", headers=headers)).get_json() == kept
+
+
+async def test_nul_characters_and_lone_surrogates_are_refused_before_the_database(app):
+    # PostgreSQL's text and jsonb cannot hold NUL: each of these was a 500 there (SQLite stored them).
+    client = app.test_client(use_cookies=False)
+    signup = await client.post(
+        "/api/auth/signup", json={"name": "Ada", "email": "ada@example.com", "password": "a passphrase"}
+    )
+    session = await signup.get_json()
+    headers = {"Authorization": f"Bearer {session['token']}", "Content-Type": "application/json"}
+    for path, raw in (
+        ("/api/v1/users/user/settings/update", b'{"ui": "a\\u0000b"}'),
+        ("/api/v1/users/user/settings/update", b'{"a\\u0000": 1}'),
+        ("/api/v1/users/user/settings/update", b'{"ui": ["\\u0000"]}'),
+        ("/api/v1/auths/update/profile", b'{"name": "A\\u0000da", "profile_image_url": "/user.png"}'),
+        ("/api/v1/auths/signin", b'{"email": "ada@example.com\\u0000", "password": "a passphrase"}'),
+        # A lone surrogate is not text: UTF-8 (SQLite too) cannot write it.
+        ("/api/v1/users/user/settings/update", b'{"ui": "a\\ud800b"}'),
+        ("/api/v1/users/user/settings/update", b'{"\\uDFFF": 1}'),
+    ):
+        response = await client.post(path, data=raw, headers=headers)
+        assert response.status_code == 422, (path, raw)
+        body = await response.get_json()
+        assert_json_detail(body)
+        assert "NUL" in body["detail"] or "surrogate" in body["detail"]
+    for url in (f"/api/v1/users/{session['id']}%00", "/api/v1/users/?query=a%00b", "/api/v1/users/a%00b"):
+        response = await client.get(url, headers=headers)
+        assert response.status_code == 400, url
+        assert "NUL" in (await response.get_json())["detail"]
+    # An escaped backslash followed by u0000 is six ordinary characters, and a pair of surrogate escapes one
+    # character: both are stored.
+    literal = await client.post(
+        "/api/v1/users/user/settings/update", data=b'{"ui": "\\\\u0000 \\ud83d\\ude00"}', headers=headers
+    )
+    assert literal.status_code == 200 and await literal.get_json() == {"ui": "\\u0000 \U0001f600"}
+    me = await (await client.get("/api/v1/auths/", headers=headers)).get_json()
+    assert me["name"] == "Ada"
+
+
 async def test_body_without_json_content_type_is_415(faulty_app):
     client = faulty_app.test_client()
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):

@@ -13,7 +13,7 @@ from quart import Blueprint, current_app, jsonify, request
 from quart_schema import validate_querystring, validate_request
 
 from colonnade.actors import Actor
-from colonnade.errors import ApiError
+from colonnade.errors import ApiError, load_storable_json
 from colonnade.permissions import FORBIDDEN, require
 from colonnade.plugins.chats import store, tags
 from colonnade.plugins.chats.events import ChatCreated, ChatDeleted, ChatUpdated
@@ -166,7 +166,7 @@ async def optional_body(model: type[BaseModel], hint: str) -> Any:
     """An optional JSON body: none (or ``null``) gives the model's defaults; anything invalid a 422."""
     raw = await request.get_data()
     try:
-        return model.model_validate((json.loads(raw) if raw.strip() else None) or {})
+        return model.model_validate((load_storable_json(raw) if raw.strip() else None) or {})
     except (ValueError, TypeError) as error:
         raise ApiError(422, f"Invalid request: send no body, or {hint}") from error
 

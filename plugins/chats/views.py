@@ -14,7 +14,7 @@ from quart import Blueprint, current_app, jsonify, request
 from quart_schema import validate_querystring, validate_request
 
 from colonnade.actors import Actor
-from colonnade.errors import ApiError
+from colonnade.errors import ApiError, load_storable_json
 from colonnade.permissions import require
 from colonnade.plugins.chats import messages, store, tags, tree
 from colonnade.plugins.chats.events import (
@@ -136,7 +136,7 @@ async def flag_from_body(name: str) -> bool | None:
     """The value of ``name`` in an optional JSON body; ``None`` (toggle) when there is no body."""
     raw = await request.get_data()
     try:
-        body = json.loads(raw) if raw.strip() else None
+        body = load_storable_json(raw) if raw.strip() else None
         if body is None:
             return None
         form = FlagForm.model_validate(body)

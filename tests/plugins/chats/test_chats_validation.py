@@ -108,3 +108,40 @@ async def test_a_bad_import_imports_nothing(chats):
     body = {"chats": [{"chat": {"title": "fine"}}, {"chat": tree(m1={"parentId": "missing"})}]}
     await assert_refused(await chats.client.post("/api/v1/chats/import", json=body, headers=chats.headers))
     assert await Chat.all().count() == 0
+
+
+async def test_bodies_too_deep_with_huge_integers_or_nul_change_nothing(chats):
+    # Each used to be a 500: the JSON decoder's recursion limit, the JSON column encoder's depth and
+    # 64-bit limits, or the database's INTEGER (an import's timestamps).
+    chat = await chats.create()
+    before = await chats.get(chat["id"])
+    deep = b"[" * 3000 + b"]" * 3000
+    deep_for_storage = b'{"chat": {"x": ' + b"[" * 300 + b"]" * 300 + b"}}"
+    huge = b'{"chat": {"title": "t", "n": 123456789012345678901234567890}}'
+    huge_import = b'{"chats": [{"chat": {"title": "t"}, "created_at": 18446744073709551615}]}'
+    for url, raw in (
+        ("/api/chats", deep),
+        ("/api/v1/chats/new", deep_for_storage),
+        ("/api/v1/chats/new", huge),
+        (f"/api/chats/{chat['id']}", deep_for_storage),
+        (f"/api/chats/{chat['id']}", huge),
+        (f"/api/chats/{chat['id']}/archive", deep),
+        (f"/api/chats/{chat['id']}/pin", deep),
+        (f"/api/v1/chats/{chat['id']}/clone", deep),
+        ("/api/v1/chats/import", huge_import),
+        ("/api/v1/chats/import", deep),
+        # PostgreSQL refuses NUL in text and jsonb: these were 500s there.
+        ("/api/v1/chats/new", b'{"chat": {"title": "a\\u0000b"}}'),
+        (f"/api/chats/{chat['id']}", b'{"chat": {"x": "\\u0000"}}'),
+        (f"/api/chats/{chat['id']}%00", b'{"chat": {}}'),
+        ("/api/v1/chats/new", b'{"chat": {"title": "a\\ud800"}}'),
+        (f"/api/v1/chats/{chat['id']}/clone", b'{"title": "a\\u0000"}'),
+    ):
+        response = await chats.client.post(
+            url, data=raw, headers={**chats.headers, "Content-Type": "application/json"}
+        )
+        await assert_refused(response)
+    for url in (f"/api/v1/chats/{chat['id']}%00", "/api/v1/chats/search?text=a%00b"):
+        await assert_refused(await chats.client.get(url, headers=chats.headers))
+    assert await chats.get(chat["id"]) == before
+    assert await Chat.all().count() == 1

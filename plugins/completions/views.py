@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 from quart import Blueprint, Response, current_app, jsonify, request
 
 from colonnade.actors import Actor
 from colonnade.calling import await_me_maybe
-from colonnade.errors import ApiError
+from colonnade.errors import ApiError, JSONBodyRefused, load_storable_json
 from colonnade.permissions import require
 from colonnade.plugins.completions import pipeline
 from colonnade.plugins.completions.catalogue import listing
@@ -34,7 +33,10 @@ async def json_body() -> Any:
     if not raw.strip():
         raise ApiError(400, "Send a JSON body")
     try:
-        return json.loads(raw)
+        # It refuses what a saved turn could not store (a NUL character, say).
+        return load_storable_json(raw)
+    except JSONBodyRefused as error:
+        raise ApiError(422, f"Invalid request: {error}") from None
     except ValueError:
         raise ApiError(400, "The request body is not valid JSON") from None
 

@@ -136,6 +136,25 @@ async def test_bad_bodies_are_400(completions_app, auth_headers, body, detail):
     assert await response.get_json() == {"detail": detail}
 
 
+async def test_bodies_a_saved_turn_could_not_store_are_422(completions_app, auth_headers):
+    # Too deep for the decoder (a RecursionError), or holding what the chat's storage refuses.
+    provider = Provider()
+    app = await completions_app(provider)
+    headers = {**await auth_headers(app), "Content-Type": "application/json"}
+    for raw, detail in (
+        (b'{"model": "echo-1", "messages": [], "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested"),
+        (b'{"model": "echo-1", "messages": [{"role": "user", "content": "a\\u0000"}]}', "NUL"),
+        (b'{"model": "echo-1", "messages": [{"role": "user", "content": "a\\ud800"}]}', "surrogate"),
+        (b'{"model": "echo-1", "messages": [], "seed": 123456789012345678901234567890}', "64-bit"),
+    ):
+        response = await app.test_client().post("/api/chat/completions", data=raw, headers=headers)
+        assert response.status_code == 422, detail
+        assert detail in (await response.get_json())["detail"]
+    malformed = await app.test_client().post("/api/chat/completions", data=b"{", headers=headers)
+    assert await malformed.get_json() == {"detail": "The request body is not valid JSON"}
+    assert provider.requests == []
+
+
 async def test_credentials_and_roles(completions_app, auth_headers):
     app = await completions_app(Provider())
     client = app.test_client()

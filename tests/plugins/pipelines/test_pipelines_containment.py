@@ -89,6 +89,17 @@ async def test_bad_valves_are_refused_and_change_nothing(pipelines_app, create):
         assert "PREFIX" in (await response.get_json())["detail"]
     not_an_object = await client.post("/api/pipelines/echo_pipe/valves/update", json=[1], headers=admin)
     assert not_an_object.status_code == 400
+    # Too deep for the decoder (it used to be a 500), beyond 64 bits, or not JSON at all.
+    raw_json = {**admin, "Content-Type": "application/json"}
+    for path, raw in (
+        ("/api/pipelines/echo_pipe/valves/update", b"[" * 5000 + b"]" * 5000),
+        ("/api/v1/pipelines/add", b'{"url": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
+        ("/api/pipelines/echo_pipe/valves/update", b'{"PREFIX": 123456789012345678901234567890}'),
+        ("/api/pipelines/echo_pipe/valves/update", b'{"PREFIX": '),
+    ):
+        refused = await client.post(path, data=raw, headers=raw_json)
+        assert 400 <= refused.status_code < 500, (path, raw[:20])
+        assert isinstance((await refused.get_json())["detail"], str)
     valves = await (await client.get("/api/pipelines/echo_pipe/valves", headers=admin)).get_json()
     assert valves["PREFIX"] == "echo:"
     answer = await client.post("/api/chat/completions", json=chat("echo_pipe", "hi"), headers=admin)

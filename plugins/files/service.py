@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from werkzeug.http import parse_options_header
 
 from colonnade.actors import Actor
-from colonnade.errors import ApiError
+from colonnade.errors import ApiError, load_storable_json
 from colonnade.plugins.files.events import FileDeleted, FileUploaded
 from colonnade.plugins.files.models import File, new_id
 from colonnade.plugins.files.multipart import MalformedMultipart, MultipartReader
@@ -219,7 +218,8 @@ async def _shielded_delete(store: FileStore, key: str) -> None:
 def parse_metadata(raw: bytes) -> dict[str, Any] | None:
     """The ``metadata`` form part: a JSON object (or ``null``); anything else is a 400."""
     try:
-        value = json.loads(raw) if raw.strip() else None
+        # It refuses what the JSON column could not store too (a NUL character, an integer beyond 64 bits).
+        value = load_storable_json(raw) if raw.strip() else None
     except ValueError:
         value = ...
     if value is not None and not isinstance(value, dict):

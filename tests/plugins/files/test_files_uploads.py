@@ -227,7 +227,22 @@ async def test_too_many_parts_is_400(files_app, auth_headers):
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("metadata", [b"not json", b"[1, 2]", b'"text"', b"{" + b" " * 70_000 + b"}"])
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'"text"',
+        b"{" + b" " * 70_000 + b"}",
+        # What the JSON column cannot store used to be a 500: NUL (PostgreSQL), a lone surrogate, an
+        # integer beyond 64 bits, a nesting past orjson's 255 levels or the decoder's recursion limit.
+        b'{"a": "\\u0000"}',
+        b'{"a": "\\ud800"}',
+        b'{"a": 123456789012345678901234567890}',
+        b'{"a": ' + b"[" * 300 + b"]" * 300 + b"}",
+        b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    ],
+)
 async def test_invalid_metadata_is_400_and_the_file_is_not_kept(files_app, auth_headers, metadata):
     files = await files_app()
     headers = await auth_headers(files.app)

@@ -14,14 +14,22 @@ one table are serialised in-process.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from colonnade.plugins.rag.lance_rows import (
+    DIMENSION_KEY,
+    EMBEDDING_KEY,
+    READ_COLUMNS,
+    build_vector_index,
+    collection_schema,
+    records_table,
+    row_metadata,
+    where_sql,
+)
 from colonnade.plugins.rag.vectors import (
-    FILTER_FIELDS,
     CollectionInfo,
     CollectionMismatch,
     Filter,
@@ -29,14 +37,10 @@ from colonnade.plugins.rag.vectors import (
     VectorRecord,
     VectorStoreError,
     check_collection_name,
-    check_filter,
 )
 
 log = logging.getLogger("colonnade.rag")
 
-COLUMNS = tuple(key for key in FILTER_FIELDS if key != "id")
-EMBEDDING_KEY = b"colonnade.embedding"
-DIMENSION_KEY = b"colonnade.dimension"
 #: Rows from which a collection gets an approximate vector index (IVF, exact distances within the
 #: partitions searched); smaller collections are searched exhaustively, which is fast enough there.
 VECTOR_INDEX_MIN_ROWS = 5_000
@@ -51,17 +55,6 @@ REINDEX_GROWTH = 2.0
 #: share of its rows changed.
 SETTLE_SECONDS = 5.0
 SETTLE_MIN_SHARE = 0.01
-
-
-def where_sql(where: Filter | None) -> str | None:
-    """A filter as a LanceDB SQL predicate (values quoted, so any string is safe)."""
-    clauses = []
-    for key, values in check_filter(where).items():
-        if not values:
-            return "false"
-        quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in values)
-        clauses.append(f"{key} = {quoted}" if len(values) == 1 else f"{key} IN ({quoted})")
-    return " AND ".join(clauses) or None
 
 
 class LanceDBStore:
@@ -256,7 +249,7 @@ class LanceDBStore:
                 rows = self._rows[name]
                 # Not under the write lock: building takes seconds; rows written meanwhile are
                 # searched exhaustively until the next rebuild.
-                await self._run(_build_vector_index, table, rows)
+                await self._run(build_vector_index, table, rows)
                 self._vector_indexed[name] = True
                 self._indexed_rows[name] = rows
                 log.info("collection %s: vector index built over %d rows", name, rows)
@@ -274,7 +267,7 @@ class LanceDBStore:
             if existing is None:
                 db = await self._connect()
                 self._tables[name] = await self._run(
-                    db.create_table, name, schema=_schema(dimension, embedding), exist_ok=True
+                    db.create_table, name, schema=collection_schema(dimension, embedding), exist_ok=True
                 )
                 self._rows[name], self._vector_indexed[name], self._text_indexed[name] = 0, False, False
                 existing = await self.collection_info(name)
@@ -350,26 +343,7 @@ class LanceDBStore:
     @staticmethod
     def _write_records(table: Any, records: Sequence[VectorRecord], replace: bool) -> int | None:
         """Write the records; return the new row count when it had to be read (a replacing write)."""
-        import pyarrow as pa
-
-        schema = table.schema
-        dimension = schema.field("vector").type.list_size
-        for record in records:
-            if len(record.vector) != dimension:
-                raise ValueError(
-                    f"record {record.id!r}: a vector of {len(record.vector)} numbers, not {dimension}"
-                )
-        columns: dict[str, Any] = {"id": [record.id for record in records], "text": [r.text for r in records]}
-        flat = [value for record in records for value in record.vector]
-        columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), dimension)
-        for key in COLUMNS:
-            columns[key] = [_optional_str(record.metadata.get(key)) for record in records]
-        columns["position"] = [_optional_int(record.metadata.get("position")) for record in records]
-        columns["metadata"] = [json.dumps(_rest(record.metadata), default=str) for record in records]
-        batch = pa.table({name: columns[name] for name in schema.names}, schema=schema)
-        ids = columns["id"]
-        if len(set(ids)) != len(ids):
-            raise ValueError("two records share one id")
+        batch = records_table(table.schema, records)
         if not replace:
             table.add(batch)
             return None
@@ -409,14 +383,17 @@ class LanceDBStore:
                 query = query.where(predicate)
             query = query.limit(limit) if limit is not None else query.limit(None)
             if not with_vectors:
-                query = query.select(["id", "text", *COLUMNS, "position", "metadata"])
+                query = query.select(READ_COLUMNS)
             return query.to_arrow().to_pylist()
 
         rows = await self._run(read)
         rows.sort(key=lambda row: (row.get("position") is None, row.get("position") or 0))
         return [
             VectorRecord(
-                row["id"], row["text"], list(row.get("vector") or []) if with_vectors else [], _metadata(row)
+                row["id"],
+                row["text"],
+                list(row.get("vector") or []) if with_vectors else [],
+                row_metadata(row),
             )
             for row in rows
         ]
@@ -445,7 +422,7 @@ class LanceDBStore:
                 query = query.nprobes(NPROBES)
             if predicate is not None:
                 query = query.where(predicate, prefilter=True)
-            columns = ["id", "text", *COLUMNS, "position", "metadata", "_distance"]
+            columns = [*READ_COLUMNS, "_distance"]
             return query.select(columns).limit(k).to_arrow().to_pylist()
 
         rows = await self._run(search)
@@ -453,7 +430,7 @@ class LanceDBStore:
             VectorHit(
                 row["id"],
                 row["text"],
-                _metadata(row),
+                row_metadata(row),
                 1.0 - float(row["_distance"]) / 2.0,
                 float(row["_distance"]),
             )
@@ -473,11 +450,11 @@ class LanceDBStore:
             query = table.search(text, query_type="fts", fts_columns="text")
             if predicate is not None:
                 query = query.where(predicate, prefilter=True)
-            columns = ["id", "text", *COLUMNS, "position", "metadata", "_score"]
+            columns = [*READ_COLUMNS, "_score"]
             return query.select(columns).limit(k).to_arrow().to_pylist()
 
         rows = await self._run(search)
-        return [VectorHit(row["id"], row["text"], _metadata(row), float(row["_score"])) for row in rows]
+        return [VectorHit(row["id"], row["text"], row_metadata(row), float(row["_score"])) for row in rows]
 
     async def _ensure_text_index(self, collection: str, table: Any) -> None:
         """Build the full-text index on the first text search (collections never searched by text
@@ -496,60 +473,3 @@ class LanceDBStore:
 
             await self._run(build)
             self._text_indexed[collection] = True
-
-
-def _build_vector_index(table: Any, rows: int) -> None:
-    from lancedb.index import BTree, IvfFlat
-
-    partitions = max(1, min(4096, int(rows**0.5)))
-    config = IvfFlat(distance_type="cosine", num_partitions=partitions, max_iterations=10, sample_rate=64)
-    table.create_index("vector", config=config, replace=True)
-    # Filters (a document's hash on every ingest, a file, an owner) then read an index, not every row.
-    for column in ("hash", "file_id", "owner_id"):
-        table.create_index(column, config=BTree(), replace=True)
-
-
-def _schema(dimension: int, embedding: str) -> Any:
-    import pyarrow as pa
-
-    fields = [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("text", pa.string()),
-        pa.field("vector", pa.list_(pa.float32(), dimension)),
-        *(pa.field(key, pa.string()) for key in COLUMNS),
-        pa.field("position", pa.int64()),
-        pa.field("metadata", pa.string()),
-    ]
-    return pa.schema(
-        fields, metadata={EMBEDDING_KEY: embedding.encode(), DIMENSION_KEY: str(dimension).encode()}
-    )
-
-
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _optional_int(value: Any) -> int | None:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _rest(metadata: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: value for key, value in metadata.items() if key not in COLUMNS and key not in ("id", "position")
-    }
-
-
-def _metadata(row: dict[str, Any]) -> dict[str, Any]:
-    try:
-        metadata = json.loads(row.get("metadata") or "{}")
-    except ValueError:
-        metadata = {}
-    for key in COLUMNS:
-        if row.get(key) is not None:
-            metadata[key] = row[key]
-    if row.get("position") is not None:
-        metadata["position"] = row["position"]
-    return metadata

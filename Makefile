@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Example third-party plugins: installed editable with the test extras, and their own tests run by `make test`.
 EXAMPLES := examples/colonnade-greeter examples/colonnade-audit-log
 
-.PHONY: run test bench bench-workspace bench-completions clean
+.PHONY: run test bench bench-workspace bench-completions bench-rag bench-scim clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ bench-workspace: $(VENV)/.installed-test
 # OpenAI upstream, at 1 and 16 connections (docs/benchmarks.md, "Completions").
 bench-completions: $(VENV)/.installed-test
 	$(BIN)/python bench/completions.py $(BENCH_COMPLETIONS_ARGS)
+
+# RAG: ingest rate and query latency at 10,000 and 100,000 chunks (docs/benchmarks.md, "RAG").
+bench-rag: $(VENV)/.installed-test
+	$(BIN)/python bench/rag.py $(BENCH_RAG_ARGS)
+
+# SCIM: 10,000 provisioned users, userName lookups answered from an index (docs/benchmarks.md, "SCIM").
+bench-scim: $(VENV)/.installed-test
+	$(BIN)/python bench/scim.py $(BENCH_SCIM_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache examples/*/*.egg-info

@@ -15,12 +15,12 @@ value paths) by :func:`matches`.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from colonnade.errors import load_storable_json
 from colonnade.plugins.scim.errors import ScimError, invalid_filter, invalid_path
 
 COMPARE_OPS = {"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"}
@@ -227,14 +227,18 @@ class _Parser:
         kind, text = self.take()
         if kind == "string":
             try:
-                return json.loads(text)
+                # Refuses what no column can hold (a NUL, a lone surrogate escape) as well as bad JSON.
+                return load_storable_json(text)
             except ValueError:
                 raise invalid_filter(f"invalid string {text} in the filter") from None
         lowered = text.lower()
         if kind == "word" and lowered in ("true", "false", "null"):
             return {"true": True, "false": False, "null": None}[lowered]
         if kind == "word" and re.fullmatch(r"-?\d+(\.\d+)?([eE][+-]?\d+)?", text):
-            return json.loads(text)
+            try:
+                return load_storable_json(text)
+            except ValueError:  # an integer beyond 64 bits
+                raise invalid_filter(f"invalid number {text} in the filter") from None
         raise invalid_filter(f"invalid comparison value {text!r}")
 
 

@@ -17,7 +17,7 @@ from tortoise.exceptions import IntegrityError, ValidationError
 
 from colonnade.actors import Actor
 from colonnade.auth.events import UserCreated, UserDeleted, UserUpdated
-from colonnade.errors import ApiError
+from colonnade.errors import ApiError, JSONBodyRefused, load_storable_json
 from colonnade.plugins.scim import definitions as d
 from colonnade.plugins.scim import groups as group_store
 from colonnade.plugins.scim import users as user_store
@@ -125,7 +125,9 @@ async def read_body(schema: str | None) -> dict[str, Any]:
     if media not in ("application/scim+json", "application/json"):
         raise ScimError(415, "send the body as application/scim+json (or application/json)")
     try:
-        body = json.loads(await request.get_data())
+        body = load_storable_json(await request.get_data())
+    except JSONBodyRefused as refused:  # valid JSON no column can hold: NUL, a lone surrogate, ...
+        raise invalid_value(str(refused)) from None
     except (ValueError, UnicodeDecodeError):
         raise invalid_syntax("the body is not valid JSON") from None
     if not isinstance(body, dict):

@@ -53,3 +53,28 @@ async def test_random_bad_input_never_fails_the_server(scim):
     # The resources are still whole and valid.
     await scim.get("Users", user["id"])
     await scim.get("Groups", group["id"])
+
+
+async def test_values_no_column_can_hold_are_scim_400s(scim):
+    """Found by fuzzing: these were 500s (RecursionError, UnicodeEncodeError, PostgreSQL refusing NUL)."""
+    deep = b'{"schemas": ["' + USER_SCHEMA.encode() + b'"], "userName": "d@example.com", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    answer = await scim.call("POST", "/Users", raw=deep)
+    assert answer.status == 400 and answer.body["scimType"] == "invalidValue"
+    for user_name in ("s\ud800@example.com", "nul\x00@example.com"):
+        answer = await scim.call("POST", "/Users", raw=_body_with(user_name))
+        assert answer.status == 400 and answer.body["scimType"] == "invalidValue", answer.body
+    group = {"schemas": [GROUP_SCHEMA], "displayName": "nul\x00"}
+    answer = await scim.call("POST", "/Groups", group)
+    assert answer.status == 400 and answer.body["scimType"] == "invalidValue"
+    for written in ('userName eq "\\ud800"', 'userName eq "\\u0000"', "userName gt 123456789012345678901234567890"):
+        answer = await scim.call("GET", "/Users", query={"filter": written})
+        assert answer.status == 400 and answer.body["scimType"] == "invalidFilter", (written, answer.body)
+    listed = await scim.call("GET", "/Users")
+    assert listed.status == 200 and listed.body["totalResults"] == 0  # nothing was stored
+
+
+def _body_with(user_name: str) -> bytes:
+    import json
+
+    # json.dumps writes the NUL and the lone surrogate as \u escapes, as a client would send them.
+    return json.dumps({"schemas": [USER_SCHEMA], "userName": user_name}).encode()

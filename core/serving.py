@@ -114,6 +114,7 @@ def serve_in_process(app: Quart, settings: Settings) -> None:
     sockets = bind_sockets(config)
     failure: list[BaseException] = []
     catch_startup_failure(app, failure.append)
+    freeze_after_startup(app)
     try:
         asyncio.run(_serve_until_signalled(app, config))
     except LifespanFailureError as error:
@@ -316,7 +317,25 @@ def worker_app() -> Any:
     except StartupError as error:
         _exit_worker(str(error))
     catch_startup_failure(app, lambda error: _exit_worker(describe_startup_failure(error)))
+    freeze_after_startup(app)
     return app
+
+
+def freeze_after_startup(app: Quart) -> None:
+    """Move everything start-up made (modules, routes, models, plugin objects) out of the garbage
+    collector's sight once the application has started.
+
+    Those few hundred thousand objects live as long as the process, but every full collection walked
+    them all again: about a tenth of a second during which the event loop answered nothing, every few
+    seconds under load (``/health`` p99 130 ms while sign-ins ran, against 3 ms quiet). Frozen, a
+    full collection walks only what requests leave behind. Only for serving: a test suite builds many
+    applications in one process and must be able to collect them.
+    """
+    import gc
+
+    @app.before_serving
+    async def freeze() -> None:  # registered after create_app's own start-up, so it runs last
+        gc.freeze()
 
 
 def _exit_worker(message: str) -> None:

@@ -20,6 +20,9 @@ need no ``conftest.py``:
 ``fake_upstream``
     ``await fake_upstream(quart_app_or_name)`` serves a fake upstream on 127.0.0.1 through hypercorn and
     returns a :class:`RunningUpstream` with ``base_url`` and the ``requests`` it received.
+``serve_app``
+    ``await serve_app(app)`` serves an app ``make_app`` started on 127.0.0.1 through hypercorn and
+    returns its base URL, for clients that need a real server (the ``openai`` SDK, streaming).
 
 Heavy imports happen inside the fixtures so that loading this plugin costs nothing.
 """
@@ -214,19 +217,14 @@ def _load_named_fake(name: str) -> Any:
 async def fake_upstream() -> AsyncIterator[Any]:
     """``await fake_upstream(app_or_name)`` -> :class:`RunningUpstream`, stopped at teardown."""
     from hypercorn.asyncio import serve
-    from hypercorn.config import Config
     from quart import request
 
     running: list[tuple[asyncio.Event, asyncio.Task[None], socket.socket]] = []
 
     async def start(fake: Any) -> RunningUpstream:
         fake_app = _load_named_fake(fake) if isinstance(fake, str) else fake
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        port = sock.getsockname()[1]
-        upstream = RunningUpstream(fake_app, f"http://127.0.0.1:{port}")
+        sock = _listening_socket()
+        upstream = RunningUpstream(fake_app, f"http://127.0.0.1:{sock.getsockname()[1]}")
         ready = asyncio.Event()
         stop = asyncio.Event()
 
@@ -246,13 +244,7 @@ async def fake_upstream() -> AsyncIterator[Any]:
                 )
             )
 
-        config = Config()
-        # hypercorn takes ownership of the descriptor it is given and closes it at shutdown.
-        config.bind = [f"fd://{os.dup(sock.fileno())}"]
-        config.accesslog = None
-        config.errorlog = None
-        config.graceful_timeout = 0.5
-        task = asyncio.create_task(serve(fake_app, config, shutdown_trigger=stop.wait))
+        task = asyncio.create_task(serve(fake_app, _quiet_config(sock), shutdown_trigger=stop.wait))
         ready_wait = asyncio.create_task(ready.wait())
         done, _ = await asyncio.wait({task, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
@@ -269,3 +261,66 @@ async def fake_upstream() -> AsyncIterator[Any]:
         stop.set()
         await task
         sock.close()
+
+
+@pytest_asyncio.fixture
+async def serve_app() -> AsyncIterator[Any]:
+    """``await serve_app(app)`` -> the base URL of an app ``make_app`` started, served by hypercorn on
+    127.0.0.1, for clients that need a real server (the ``openai`` SDK, streaming). Its lifespan is not
+    run again. The socket listens before hypercorn starts, so a client may connect at once (no polling).
+    Stopped at teardown."""
+    from hypercorn.asyncio import serve
+
+    running: list[tuple[asyncio.Event, asyncio.Task[None], socket.socket]] = []
+
+    async def start(app: Any) -> str:
+        sock = _listening_socket()
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(_without_lifespan(app), _quiet_config(sock), shutdown_trigger=stop.wait))
+        running.append((stop, task, sock))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    yield start
+
+    for stop, task, sock in reversed(running):
+        stop.set()
+        await task
+        sock.close()
+
+
+def _listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+def _quiet_config(sock: socket.socket) -> Any:
+    """hypercorn's configuration for serving on ``sock``: no logs, a short graceful stop."""
+    from hypercorn.config import Config
+
+    config = Config()
+    # hypercorn takes ownership of the descriptor it is given and closes it at shutdown.
+    config.bind = [f"fd://{os.dup(sock.fileno())}"]
+    config.accesslog = None
+    config.errorlog = None
+    config.graceful_timeout = 0.5
+    return config
+
+
+def _without_lifespan(app: Any) -> Any:
+    """``app`` as an ASGI callable whose lifespan is a no-op: ``make_app`` already started it."""
+
+    async def asgi(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            return await app(scope, receive, send)
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return asgi

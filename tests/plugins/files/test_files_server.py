@@ -6,53 +6,16 @@ chunked, and the response goes back over a socket, which is what the streaming c
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import os
-import socket
 import tracemalloc
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-
 from files_helpers import BOUNDARY
 
 pytestmark = pytest.mark.asyncio
 
 MIB = 1024 * 1024
-
-
-@asynccontextmanager
-async def serving(app):
-    """Serve an already started ``app`` with hypercorn on an ephemeral loopback port."""
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
-
-    async def without_lifespan(scope, receive, send):
-        # The fixture already ran the app's start-up; hypercorn must not run it a second time.
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        await app(scope, receive, send)
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)  # listening before hypercorn starts: early connections wait in the backlog
-    config = Config()
-    config.bind = [f"fd://{os.dup(sock.fileno())}"]
-    config.accesslog = config.errorlog = None
-    config.graceful_timeout = 1
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(without_lifespan, config, shutdown_trigger=stop.wait))
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        stop.set()
-        await task
-        sock.close()
 
 
 async def multipart_stream(filename: str, chunk: bytes, count: int):
@@ -65,14 +28,14 @@ async def multipart_stream(filename: str, chunk: bytes, count: int):
     yield f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
-async def test_streamed_upload_and_ranged_download_over_http(files_app, auth_headers):
+async def test_streamed_upload_and_ranged_download_over_http(files_app, auth_headers, serve_app):
     files = await files_app({"max_size": 256 * MIB})
     headers = await auth_headers(files.app)
     chunk = hashlib.sha512(b"chunk").digest() * 1024  # 64 KiB
     count = 48 * MIB // len(chunk)
     expected = hashlib.sha256(chunk * count).hexdigest()
 
-    async with serving(files.app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=await serve_app(files.app), timeout=60) as http:
         tracemalloc.start()
         try:
             response = await http.post(
@@ -109,10 +72,10 @@ async def test_streamed_upload_and_ranged_download_over_http(files_app, auth_hea
         assert (head.status_code, head.headers["content-length"], head.content) == (200, str(48 * MIB), b"")
 
 
-async def test_too_large_over_http_is_413_and_leaves_nothing(files_app, auth_headers):
+async def test_too_large_over_http_is_413_and_leaves_nothing(files_app, auth_headers, serve_app):
     files = await files_app({"max_size": 2 * MIB})
     headers = await auth_headers(files.app)
-    async with serving(files.app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=await serve_app(files.app), timeout=60) as http:
         try:
             response = await http.post(
                 "/api/files",

@@ -3,13 +3,11 @@ clients when asked, and a check that no test leaves a worker process behind."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from pipelines_helpers import Served, sample, serve, worker_processes
+from pipelines_helpers import Served, sample, worker_processes
 
 
 @pytest.fixture(autouse=True)
@@ -36,17 +34,13 @@ async def pipelines_app(make_app: Any, auth_headers: Any) -> Any:
 
 
 @pytest_asyncio.fixture
-async def served(pipelines_app: Any) -> Any:
+async def served(pipelines_app: Any, serve_app: Any) -> Any:
     """``await served(**pipelines_config)`` -> :class:`Served`, stopped at teardown."""
-    running: list[tuple[asyncio.Event, asyncio.Task[None], socket.socket]] = []
     made: list[Served] = []
 
     async def factory(**options: Any) -> Served:
         app, _, admin = await pipelines_app(**options)
-        stop = asyncio.Event()
-        url, task, sock = await serve(app, stop)
-        running.append((stop, task, sock))
-        made.append(Served(app, url, admin))
+        made.append(Served(app, await serve_app(app), admin))
         return made[-1]
 
     yield factory
@@ -54,10 +48,6 @@ async def served(pipelines_app: Any) -> Any:
     for item in made:
         for client in item.clients:
             await client.close()
-    for stop, task, sock in reversed(running):
-        stop.set()
-        await task
-        sock.close()
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,30 +80,6 @@ class Served:
         client = openai.AsyncOpenAI(api_key=token, base_url=self.url + "/api", max_retries=0, timeout=30)
         self.clients.append(client)
         return client
-
-
-async def serve(app: Any, stop: asyncio.Event) -> tuple[str, asyncio.Task[None], socket.socket]:
-    """Serve an already started ``app`` with hypercorn (its lifespan already ran: not run again)."""
-    from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config
-
-    async def without_lifespan(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        await app(scope, receive, send)
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    config = Config()
-    config.bind = [f"fd://{os.dup(sock.fileno())}"]
-    config.accesslog = config.errorlog = None
-    config.graceful_timeout = 1
-    task = asyncio.create_task(hypercorn_serve(without_lifespan, config, shutdown_trigger=stop.wait))
-    return f"http://127.0.0.1:{sock.getsockname()[1]}", task, sock
 
 
 def chat(model: str, text: str, **extra: Any) -> dict[str, Any]:

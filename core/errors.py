@@ -231,6 +231,12 @@ def check_json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> None:
         pending.extend((child, depth + 1) for child in children if type(child) in (dict, list))
 
 
+#: What ``_BoundedJSON`` looks for in a body: the two opening brackets, then the escapes of a NUL and of a
+#: surrogate (either case).
+_TEXT_MARKS = ("[", "{", "\\u0000", "\\ud", "\\uD")
+_BYTE_MARKS = tuple(mark.encode() for mark in _TEXT_MARKS)
+
+
 class _BoundedJSON:
     """The request's JSON module: the app's JSON provider, refusing what the storage layer cannot hold.
 
@@ -247,13 +253,13 @@ class _BoundedJSON:
             value = self._provider.loads(data, parse_int=_parse_bounded_int, **kwargs)
         except RecursionError:
             raise JSONBodyRefused(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep") from None
-        # Only a body with enough brackets can be too deep: most are not walked at all.
-        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-        if type(value) in (dict, list) and text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        # Only a body with enough brackets can be too deep, and only one with these escapes can hold a NUL
+        # or a surrogate (raw, neither is valid JSON text or UTF-8): most are not walked at all. Counted in
+        # the body as it came, bytes or text, without converting (a copy of a large body).
+        marks = _BYTE_MARKS if isinstance(data, bytes) else _TEXT_MARKS
+        if type(value) in (dict, list) and data.count(marks[0]) + data.count(marks[1]) > MAX_JSON_DEPTH:
             check_json_depth(value)
-        # Only a body with these escapes can hold a NUL or a surrogate (raw, neither is valid JSON text or
-        # UTF-8): most are not walked.
-        if "\\u0000" in text or "\\ud" in text or "\\uD" in text:
+        if any(escape in data for escape in marks[2:]):
             check_json_strings(value)
         return value
 

@@ -46,6 +46,7 @@ WORKER_APPLICATION_PATH = "colonnade.serving:worker_app()"
 MANAGED_HYPERCORN_KEYS = {
     "application_path": "it is chosen by colonnade",
     "workers": "use server.workers",
+    "worker_class": "use server.event_loop",
 }
 
 #: The file a spawned worker that fails to start appends its message to, named in its environment.
@@ -77,6 +78,7 @@ def hypercorn_config(settings: Settings) -> Config:
     host = f"[{server.host}]" if ":" in server.host else server.host
     config.bind = [f"{host}:{server.port}"]
     config.workers = server.workers
+    config.worker_class = event_loop_name(server.event_loop)
     config.graceful_timeout = server.graceful_timeout
     config.loglevel = server.log_level.upper()
     # A Logger object (not "-") makes hypercorn log through the root handler configured above, so its
@@ -94,6 +96,32 @@ def hypercorn_config(settings: Settings) -> Config:
             raise StartupError(f"server.hypercorn.{key}: unknown hypercorn setting{did_you_mean(key, known)}")
         setattr(config, key, value)
     return config
+
+
+def event_loop_name(choice: str) -> str:
+    """``uvloop`` or ``asyncio`` for ``server.event_loop``.
+
+    :raises StartupError: When uvloop is asked for by name and is not installed.
+    """
+    if choice == "asyncio":
+        return "asyncio"
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        if choice == "uvloop":
+            raise StartupError(
+                "server.event_loop is uvloop, which is not installed (pip install uvloop)"
+            ) from None
+        return "asyncio"
+    return "uvloop"
+
+
+def new_event_loop(worker_class: str) -> asyncio.AbstractEventLoop:
+    if worker_class == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 def describe_startup_failure(error: BaseException) -> str:
@@ -116,7 +144,8 @@ def serve_in_process(app: Quart, settings: Settings) -> None:
     catch_startup_failure(app, failure.append)
     freeze_after_startup(app)
     try:
-        asyncio.run(_serve_until_signalled(app, config))
+        with asyncio.Runner(loop_factory=lambda: new_event_loop(config.worker_class)) as runner:
+            runner.run(_serve_until_signalled(app, config))
     except LifespanFailureError as error:
         raise StartupError(describe_startup_failure(failure[0]) if failure else str(error)) from None
     finally:
@@ -336,6 +365,10 @@ def freeze_after_startup(app: Quart) -> None:
     @app.before_serving
     async def freeze() -> None:  # registered after create_app's own start-up, so it runs last
         gc.freeze()
+        loop = type(asyncio.get_running_loop())
+        log.info(
+            "started on the %s event loop", "uvloop" if loop.__module__.startswith("uvloop") else "asyncio"
+        )
 
 
 def _exit_worker(message: str) -> None:

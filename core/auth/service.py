@@ -105,10 +105,10 @@ class AuthService:
         if self.revocations.shared:
             if await self.revocations.is_revoked(jti):
                 return None
-            row = await fetch_one(User, SESSION_USER_REVOKED_ELSEWHERE, [claims["id"]])
+            row = await fetch_one(User, SESSION_USER_REVOKED_ELSEWHERE, [claims["id"]], inline=True)
         else:
             # The revocation table and the user in one round trip.
-            row = await fetch_one(User, SESSION_USER, [jti, claims["id"]])
+            row = await fetch_one(User, SESSION_USER, [jti, claims["id"]], inline=True)
             if row is not None and row["revoked"]:
                 return None
         if row is None or not as_bool(row["active"]) or row["session_stamp"] != claims.get("session_stamp"):
@@ -119,7 +119,7 @@ class AuthService:
     async def _actor_for_api_key(self, key: str) -> Actor | None:
         if not self.settings.enable_api_keys:
             return None
-        row = await fetch_one(User, API_KEY_USER, [hash_api_key(key)])
+        row = await fetch_one(User, API_KEY_USER, [hash_api_key(key)], inline=True)
         if row is None or not as_bool(row["active"]):
             return None
         current = now()

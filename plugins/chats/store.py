@@ -12,13 +12,12 @@ from typing import Any
 
 from quart import current_app
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from colonnade.errors import ApiError
-from colonnade.rawsql import Statement, as_bool, fetch_all
 from colonnade.plugins.chats import messages, tree
 from colonnade.plugins.chats.models import Chat, ChatTag, Message, Tag, now
+from colonnade.rawsql import Statement, as_bool, fetch_all
 
 NOT_FOUND = "We could not find what you're looking for :/"
 MAX_TITLE_LENGTH = 1000
@@ -252,12 +251,48 @@ async def list_chats(
     statement = _list_statements.get(text)
     if statement is None:
         statement = _list_statements[text] = Statement(text)
-    rows = await fetch_all(Chat, statement, params)
+    rows = await fetch_all(
+        Chat,
+        statement,
+        params,
+        inline=_reads_what_it_returns(
+            query=query,
+            tag_id=tag_id,
+            limit=limit,
+            sort_by=sort_by,
+            archived=archived,
+            pinned=pinned,
+            folder_id=folder_id,
+        ),
+    )
     for row in rows:
         row["archived"] = as_bool(row["archived"])
         row["pinned"] = as_bool(row["pinned"])
         row["active"] = False
     return rows
+
+
+def _reads_what_it_returns(
+    *,
+    query: str | None,
+    tag_id: str | None,
+    limit: int | None,
+    sort_by: str,
+    archived: bool | None,
+    pinned: bool | None,
+    folder_id: str | None,
+) -> bool:
+    """Whether a chat list reads about as many rows as it returns, so that it may run inline
+    (:func:`~colonnade.rawsql.fetch_all`): reading costs no more than encoding the answer.
+
+    A whole list does, unless it searches (titles or messages) or goes through tags. A page does
+    when it follows the ``(user_id, archived, updated_at)`` index without a filter most chats fail.
+    """
+    if query or tag_id is not None:
+        return False
+    if limit is None:
+        return True
+    return sort_by == "updated_at" and archived is not None and pinned is not True and folder_id is None
 
 
 async def delete_chats(chat_ids: list[str]) -> None:

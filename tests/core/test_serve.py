@@ -301,3 +301,27 @@ def test_a_worker_dying_ends_the_supervisor_with_status_1(start_server):
 
     assert server.process.wait(timeout=PATIENCE) == 1
     assert "the workers stopped without being asked to; see their messages above" in server.rest_of_log()
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"), [(None, "uvloop"), ("asyncio", "asyncio"), ("uvloop", "uvloop")]
+)
+def test_the_event_loop_is_uvloop_unless_asked_otherwise(start_server, choice, expected):
+    server = start_server({"server": {"event_loop": choice}} if choice else None, ready=False)
+    server.wait_for(f"started on the {expected} event loop")
+    server.port = int(server.wait_for(r"Running on http://127\.0\.0\.1:(\d+)").group(1))
+    assert server.get("/health") == (200, {"status": True})
+    assert server.stop(signal.SIGTERM) == 0
+
+
+def test_uvloop_serves_two_workers(start_server):
+    server = start_server({"server": {"event_loop": "uvloop"}}, "--workers", "2")
+    assert "".join(server.lines).count("started on the uvloop event loop") == 2
+    assert server.get("/health") == (200, {"status": True})
+    assert server.stop(signal.SIGTERM) == 0
+
+
+def test_the_event_loop_is_not_a_hypercorn_setting(start_server):
+    server = start_server({"server": {"hypercorn": {"worker_class": "trio"}}}, ready=False)
+    assert server.process.wait(timeout=PATIENCE) == 2
+    assert "server.hypercorn.worker_class cannot be set: use server.event_loop" in server.rest_of_log()

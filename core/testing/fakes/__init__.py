@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from colonnade.testing.fakes import ollama, openai, pipelines
+from colonnade.testing.fakes import ollama, openai, pipelines, youtube
 
 #: name -> factory of the fake's Quart application.
 FAKES: dict[str, Callable[[], Any]] = {
     "ollama": ollama.create_app,
     "openai": openai.create_app,
     "pipelines": pipelines.create_app,
+    "youtube": youtube.create_app,
 }

@@ -9,24 +9,35 @@ keys (:data:`~colonnade.plugins.rag.vectors.FILTER_FIELDS`), ``position`` and ``
 as JSON). Its schema metadata records the dimension and the embedding, so a mismatch is caught
 before anything is written. LanceDB's client blocks, so every call runs in a worker thread; writes to
 one table are serialised in-process.
+
+Table handles are kept; each read through one first looks for a newer version (so other workers'
+writes, compactions and drops are seen at once). A read whose table was dropped under it (and maybe
+created again) is tried once more on a fresh handle; a collection that is gone reads as empty.
+:meth:`LanceDBStore.drop_collection` waits for the writes and upkeep at work on the table it drops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from colonnade.plugins.rag.lance_rows import (
     DIMENSION_KEY,
     EMBEDDING_KEY,
-    READ_COLUMNS,
+    build_text_index,
     build_vector_index,
     collection_schema,
+    connect_database,
+    open_table,
+    read_rows,
     records_table,
     row_metadata,
+    table_names,
+    text_rows,
+    vector_rows,
     where_sql,
 )
 from colonnade.plugins.rag.vectors import (
@@ -102,6 +113,12 @@ class LanceDBStore:
         self._writes_total: dict[str, int] = {}
         self._changed: dict[str, int] = {}
         self._connecting = asyncio.Lock()
+        #: Held while a vector index is built (outside the write lock: it takes seconds).
+        self._building: dict[str, asyncio.Lock] = {}
+        #: Bumped when a collection is dropped: a handle opened across a drop is not kept.
+        self._generation: dict[str, int] = {}
+        #: Set when the drop of the collection under way is done.
+        self._dropping: dict[str, asyncio.Event] = {}
 
     # -- connection ----------------------------------------------------------------------------------
 
@@ -109,15 +126,8 @@ class LanceDBStore:
         if self._db is None:
             async with self._connecting:
                 if self._db is None:
-                    self._db = await self._run(self._open_database)
+                    self._db = await self._run(connect_database, self.uri, self.storage_options)
         return self._db
-
-    def _open_database(self) -> Any:
-        import lancedb
-
-        if "://" not in self.uri:
-            Path(self.uri).mkdir(parents=True, exist_ok=True)
-        return lancedb.connect(self.uri, storage_options=self.storage_options or None)
 
     @staticmethod
     async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -133,34 +143,33 @@ class LanceDBStore:
 
     async def _table(self, name: str) -> Any | None:
         check_collection_name(name)
-        table = self._tables.get(name)
-        if table is not None:
+        failed = False
+        while (table := self._tables.get(name)) is None:
+            await self._after_drop(name)
+            generation = self._generation.get(name, 0)
+            db = await self._connect()
+            if name not in await self._run(table_names, db):
+                return None
+            try:
+                table, rows, indices = await self._run(open_table, db, name)
+            except ValueError:  # dropped since it was listed, or not quite created yet
+                return None
+            except VectorStoreError:  # dropped under the open, maybe by another worker
+                if failed:
+                    raise
+                failed = True
+                continue
+            if self._generation.get(name, 0) == generation and name not in self._tables:
+                break
+            # Dropped (or opened by another call) meanwhile: this handle may be of the old table.
+        else:
             return table
-        db = await self._connect()
-        if name not in await self._run(self._names, db):
-            return None
-        table, rows, indices = await self._run(self._open_table, db, name)
         self._rows[name] = rows
         self._vector_indexed[name] = "vector_idx" in indices
         self._indexed_rows[name] = rows
         self._text_indexed[name] = "text_idx" in indices
         self._tables[name] = table
         return table
-
-    @staticmethod
-    def _open_table(db: Any, name: str) -> tuple[Any, int, set[str]]:
-        table = db.open_table(name)
-        indices = {getattr(index, "name", "") for index in table.list_indices()}
-        return table, table.count_rows(), indices
-
-    @staticmethod
-    def _names(db: Any) -> list[str]:
-        listed = db.list_tables()
-        names = getattr(listed, "tables", listed)
-        while getattr(listed, "page_token", None):
-            listed = db.list_tables(page_token=listed.page_token)
-            names = [*names, *listed.tables]
-        return list(names)
 
     async def close(self) -> None:
         tasks = [task for task in [*self._upkeep.values(), *self._settling.values()] if not task.done()]
@@ -213,7 +222,7 @@ class LanceDBStore:
             await asyncio.sleep(self.settle_seconds)
             running = self._upkeep.get(name)
             if running is not None and not running.done():
-                await asyncio.gather(running, return_exceptions=True)
+                await asyncio.wait([running])  # not gather: cancelling this must not cancel it
                 continue
             if self._writes_total.get(name, 0) == seen:
                 break
@@ -221,7 +230,7 @@ class LanceDBStore:
             task = self._upkeep[name] = asyncio.get_running_loop().create_task(
                 self._keep_up(name, table, force=True)
             )
-            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.wait([task])
 
     async def optimize(self, name: str) -> None:
         """Do the collection's upkeep now: compact it and, at its size, (re)build its indexes."""
@@ -242,14 +251,19 @@ class LanceDBStore:
         try:
             rebuild = self._wants_index(name) or (force and self._rows.get(name, 0) >= self.index_min_rows)
             async with self._lock(name):
+                if self._tables.get(name) is not table:
+                    return  # dropped
                 self._writes[name] = 0
                 self._changed[name] = 0
                 await self._run(table.optimize)
             if rebuild:
-                rows = self._rows[name]
                 # Not under the write lock: building takes seconds; rows written meanwhile are
                 # searched exhaustively until the next rebuild.
-                await self._run(build_vector_index, table, rows)
+                async with self._building.setdefault(name, asyncio.Lock()):
+                    if self._tables.get(name) is not table:
+                        return
+                    rows = self._rows[name]
+                    await self._run(build_vector_index, table, rows)
                 self._vector_indexed[name] = True
                 self._indexed_rows[name] = rows
                 log.info("collection %s: vector index built over %d rows", name, rows)
@@ -293,31 +307,77 @@ class LanceDBStore:
         return CollectionInfo(name, recorded[0], recorded[1], self._rows.get(name, 0))
 
     async def list_collections(self) -> list[str]:
-        return sorted(await self._run(self._names, await self._connect()))
+        return sorted(await self._run(table_names, await self._connect()))
 
     async def drop_collection(self, name: str) -> None:
+        """Drop the collection once the writes and upkeep at work on it are done (one committed
+        after the drop would land in a table created again under the name, pointing at files that
+        are gone). Upkeep is never cancelled (a call into LanceDB cannot be): it stops after its step."""
         check_collection_name(name)
         async with self._lock(name):
-            self._tables.pop(name, None)
-            for tasks in (self._upkeep, self._settling):
-                running = tasks.pop(name, None)
-                if running is not None and not running.done():
-                    running.cancel()
-                    await asyncio.gather(running, return_exceptions=True)
-            for counters in (
-                self._rows,
-                self._vector_indexed,
-                self._indexed_rows,
-                self._text_indexed,
-                self._writes,
-                self._writes_total,
-                self._changed,
-                self._recorded,
-            ):
-                counters.pop(name, None)
-            db = await self._connect()
-            if name in await self._run(self._names, db):
-                await self._run(db.drop_table, name)
+            dropping = self._dropping[name] = asyncio.Event()
+            self._forget(name)
+            self._upkeep.pop(name, None)
+            if (settling := self._settling.pop(name, None)) is not None:
+                settling.cancel()  # it sleeps, or waits on the upkeep without cancelling it
+            try:
+                async with self._building.setdefault(name, asyncio.Lock()):
+                    db = await self._connect()
+                    if name in await self._run(table_names, db):
+                        await self._run(db.drop_table, name)
+                    # LanceDB's session caches a table's metadata by path, which a table created
+                    # again under the name shares: the next call opens a new connection.
+                    self._db = None
+            finally:
+                self._forget(name)
+                del self._dropping[name]
+                dropping.set()
+
+    async def _after_drop(self, name: str) -> None:
+        """Wait for the drop of the collection under way in this process, if any."""
+        dropping = self._dropping.get(name)
+        if dropping is not None:
+            await dropping.wait()
+
+    def _forget(self, name: str) -> None:
+        """Let go of the collection's handle and counters; the next call opens it again."""
+        self._generation[name] = self._generation.get(name, 0) + 1
+        self._tables.pop(name, None)
+        for counters in (
+            self._rows,
+            self._vector_indexed,
+            self._indexed_rows,
+            self._text_indexed,
+            self._writes,
+            self._writes_total,
+            self._changed,
+            self._recorded,
+        ):
+            counters.pop(name, None)
+
+    async def _read(self, name: str, read: Callable[[Any], Any], empty: Any) -> Any:
+        """``read(table)`` in a worker thread; ``empty`` when there is no such collection.
+
+        A read whose table was dropped under it (here or by another worker, perhaps created again)
+        fails on files that are gone: it is tried once more on a fresh handle.
+        """
+        for attempt in (1, 2):
+            table = await self._table(name)
+            if table is None:
+                return empty
+            generation = self._generation.get(name, 0)
+            try:
+                return await self._run(read, table)
+            except VectorStoreError as error:
+                dropped = self._generation.get(name, 0) != generation
+                if attempt == 2 or not (dropped or "not found" in str(error).lower()):
+                    raise
+                if not dropped:  # another worker's drop: this process's session cache is stale too
+                    self._forget(name)
+                    self._db = None
+                await self._after_drop(name)
+                log.info("collection %s: read again after its table changed under it", name)
+        raise AssertionError("unreachable")
 
     # -- records -------------------------------------------------------------------------------------
 
@@ -332,10 +392,10 @@ class LanceDBStore:
     async def _write(self, collection: str, records: Sequence[VectorRecord], *, replace: bool) -> None:
         if not records:
             return
-        table = await self._table(collection)
-        if table is None:
-            raise ValueError(f"no collection {collection!r}: create it first")
-        async with self._lock(collection):
+        async with self._lock(collection):  # the handle too: a drop waits for the write
+            table = await self._table(collection)
+            if table is None:
+                raise ValueError(f"no collection {collection!r}: create it first")
             before = self._rows.get(collection, 0)
             rows = await self._run(self._write_records, table, records, replace)
         self._wrote(collection, table, (rows - before) if rows is not None else len(records))
@@ -354,10 +414,10 @@ class LanceDBStore:
         predicate = where_sql(where)
         if predicate is None:
             raise ValueError("delete needs a filter (drop the collection to empty it)")
-        table = await self._table(collection)
-        if table is None:
-            return 0
         async with self._lock(collection):
+            table = await self._table(collection)
+            if table is None:
+                return 0
             result = await self._run(table.delete, predicate)
         deleted = int(getattr(result, "num_deleted_rows", 0) or 0)
         if deleted:
@@ -373,20 +433,9 @@ class LanceDBStore:
         with_vectors: bool = False,
     ) -> list[VectorRecord]:
         predicate = where_sql(where)
-        table = await self._table(collection)
-        if table is None:
-            return []
-
-        def read() -> list[dict[str, Any]]:
-            query = table.search()
-            if predicate is not None:
-                query = query.where(predicate)
-            query = query.limit(limit) if limit is not None else query.limit(None)
-            if not with_vectors:
-                query = query.select(READ_COLUMNS)
-            return query.to_arrow().to_pylist()
-
-        rows = await self._run(read)
+        rows = await self._read(
+            collection, lambda table: read_rows(table, predicate, limit, with_vectors), []
+        )
         rows.sort(key=lambda row: (row.get("position") is None, row.get("position") or 0))
         return [
             VectorRecord(
@@ -400,10 +449,7 @@ class LanceDBStore:
 
     async def count(self, collection: str, where: Filter | None = None) -> int:
         predicate = where_sql(where)
-        table = await self._table(collection)
-        if table is None:
-            return 0
-        return int(await self._run(table.count_rows, predicate))
+        return int(await self._read(collection, lambda table: table.count_rows(predicate), 0))
 
     # -- search --------------------------------------------------------------------------------------
 
@@ -411,21 +457,14 @@ class LanceDBStore:
         self, collection: str, vector: Sequence[float], k: int, where: Filter | None = None
     ) -> list[VectorHit]:
         predicate = where_sql(where)
-        table = await self._table(collection)
-        if table is None or k <= 0:
+        if k <= 0:
             return []
-        indexed = self._vector_indexed.get(collection, False)
 
-        def search() -> list[dict[str, Any]]:
-            query = table.search(list(vector), vector_column_name="vector").metric("cosine")
-            if indexed:
-                query = query.nprobes(NPROBES)
-            if predicate is not None:
-                query = query.where(predicate, prefilter=True)
-            columns = [*READ_COLUMNS, "_distance"]
-            return query.select(columns).limit(k).to_arrow().to_pylist()
+        def search(table: Any) -> list[dict[str, Any]]:
+            nprobes = NPROBES if self._vector_indexed.get(collection) else None
+            return vector_rows(table, vector, k, predicate, nprobes)
 
-        rows = await self._run(search)
+        rows = await self._read(collection, search, [])
         return [
             VectorHit(
                 row["id"],
@@ -441,35 +480,20 @@ class LanceDBStore:
         self, collection: str, text: str, k: int, where: Filter | None = None
     ) -> list[VectorHit]:
         predicate = where_sql(where)
-        table = await self._table(collection)
-        if table is None or k <= 0 or not text.strip():
+        if k <= 0 or not text.strip():
             return []
-        await self._ensure_text_index(collection, table)
-
-        def search() -> list[dict[str, Any]]:
-            query = table.search(text, query_type="fts", fts_columns="text")
-            if predicate is not None:
-                query = query.where(predicate, prefilter=True)
-            columns = [*READ_COLUMNS, "_score"]
-            return query.select(columns).limit(k).to_arrow().to_pylist()
-
-        rows = await self._run(search)
+        if not self._text_indexed.get(collection):
+            await self._ensure_text_index(collection)
+        rows = await self._read(collection, lambda table: text_rows(table, text, k, predicate), [])
         return [VectorHit(row["id"], row["text"], row_metadata(row), float(row["_score"])) for row in rows]
 
-    async def _ensure_text_index(self, collection: str, table: Any) -> None:
+    async def _ensure_text_index(self, collection: str) -> None:
         """Build the full-text index on the first text search (collections never searched by text
         do without). Later rows are added to it by the collection's upkeep; until then they are
         searched without it."""
-        if self._text_indexed.get(collection):
-            return
         async with self._lock(collection):
-            if self._text_indexed.get(collection):
+            table = await self._table(collection)
+            if table is None or self._text_indexed.get(collection):
                 return
-
-            def build() -> None:
-                from lancedb.index import FTS
-
-                table.create_index("text", config=FTS(with_position=False), replace=True)
-
-            await self._run(build)
+            await self._run(build_text_index, table)
             self._text_indexed[collection] = True

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from colonnade.plugins.rag.vectors import FILTER_FIELDS, Filter, VectorRecord, check_filter
@@ -110,3 +112,68 @@ def row_metadata(row: dict[str, Any]) -> dict[str, Any]:
     if row.get("position") is not None:
         metadata["position"] = row["position"]
     return metadata
+
+
+def read_rows(table: Any, predicate: str | None, limit: int | None, with_vectors: bool) -> list[dict[str, Any]]:
+    """The rows matching ``predicate`` (all of them when ``limit`` is ``None``)."""
+    query = table.search()
+    if predicate is not None:
+        query = query.where(predicate)
+    query = query.limit(limit)
+    if not with_vectors:
+        query = query.select(READ_COLUMNS)
+    return query.to_arrow().to_pylist()
+
+
+def vector_rows(
+    table: Any, vector: Sequence[float], k: int, predicate: str | None, nprobes: int | None
+) -> list[dict[str, Any]]:
+    """The ``k`` rows nearest to ``vector`` (cosine), with their ``_distance``."""
+    query = table.search(list(vector), vector_column_name="vector").metric("cosine")
+    if nprobes:
+        query = query.nprobes(nprobes)
+    if predicate is not None:
+        query = query.where(predicate, prefilter=True)
+    return query.select([*READ_COLUMNS, "_distance"]).limit(k).to_arrow().to_pylist()
+
+
+def text_rows(table: Any, text: str, k: int, predicate: str | None) -> list[dict[str, Any]]:
+    """The ``k`` rows best matching ``text`` by full-text search, with their ``_score``."""
+    query = table.search(text, query_type="fts", fts_columns="text")
+    if predicate is not None:
+        query = query.where(predicate, prefilter=True)
+    return query.select([*READ_COLUMNS, "_score"]).limit(k).to_arrow().to_pylist()
+
+
+def build_text_index(table: Any) -> None:
+    from lancedb.index import FTS
+
+    table.create_index("text", config=FTS(with_position=False), replace=True)
+
+
+def table_names(db: Any) -> list[str]:
+    listed = db.list_tables()
+    names = getattr(listed, "tables", listed)
+    while getattr(listed, "page_token", None):
+        listed = db.list_tables(page_token=listed.page_token)
+        names = [*names, *listed.tables]
+    return list(names)
+
+
+def open_table(db: Any, name: str) -> tuple[Any, int, set[str]]:
+    """The table, its row count and the names of its indexes."""
+    table = db.open_table(name)
+    indices = {getattr(index, "name", "") for index in table.list_indices()}
+    return table, table.count_rows(), indices
+
+
+def connect_database(uri: str, storage_options: dict[str, str]) -> Any:
+    """A LanceDB connection whose tables look for a newer version before every read (a small
+    listing), so that what other workers write, compact or drop is seen at once."""
+    import lancedb
+
+    if "://" not in uri:
+        Path(uri).mkdir(parents=True, exist_ok=True)
+    return lancedb.connect(
+        uri, storage_options=storage_options or None, read_consistency_interval=timedelta(0)
+    )

@@ -21,9 +21,11 @@ import logging
 import time
 from typing import Any
 
+from colonnade import jsoncodec
 from colonnade.errors import ApiError
 from colonnade.plugins.memory import store
 from colonnade.plugins.memory.models import Memory
+from colonnade.rawsql import Statement, fetch_one
 
 log = logging.getLogger("colonnade.memory")
 
@@ -48,6 +50,10 @@ def requested(ctx: Any) -> bool | None:
     return None
 
 
+#: Read before every completion (whether the user turned memories on): one row by key, inline.
+USER_SETTINGS = Statement("SELECT settings FROM auth_user WHERE id = ?")
+
+
 async def enabled_for(host: Any, ctx: Any) -> bool:
     """Whether this completion gets memories (see the module docstring for the order of sources)."""
     config = host.plugin_config("memory")
@@ -58,8 +64,11 @@ async def enabled_for(host: Any, ctx: Any) -> bool:
         return asked
     from colonnade.auth.models import User
 
-    settings = await User.filter(id=ctx.actor.id).values_list("settings", flat=True)
-    ui = (settings[0] or {}).get("ui") if settings and isinstance(settings[0], dict) else None
+    row = await fetch_one(User, USER_SETTINGS, [ctx.actor.id], inline=True)
+    settings = row and row["settings"]
+    if isinstance(settings, (str, bytes)):
+        settings = jsoncodec.loads(settings)
+    ui = settings.get("ui") if isinstance(settings, dict) else None
     if isinstance(ui, dict) and isinstance(ui.get("memory"), bool):
         return ui["memory"]
     return config.enabled_by_default

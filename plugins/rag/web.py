@@ -24,11 +24,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
-
 from colonnade.errors import ApiError
 
 if TYPE_CHECKING:
+    import httpcore
     import httpx
 
 #: Redirects followed before giving up.
@@ -84,17 +83,22 @@ def is_public(address: Address) -> bool:
     return address.is_global and not address.is_multicast
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, connecting only to addresses the policy allows.
+class GuardedBackend:
+    """An httpcore network backend (``httpcore.AsyncNetworkBackend``'s methods) connecting only to
+    addresses the policy allows. ``httpcore`` is imported when the first one is made.
 
     :param policy: Called at each new connection (configuration may change while the client lives).
     """
 
     def __init__(self, policy: Callable[[], AddressPolicy]) -> None:
+        import httpcore
+
         self.policy = policy
         self.inner = httpcore.AnyIOBackend()
 
     async def resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
+        import httpcore
+
         loop = asyncio.get_running_loop()
         try:
             infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
@@ -112,6 +116,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        import httpcore
+
         addresses = await self.resolve(host, port, timeout)
         policy = self.policy()
         for address in addresses:
@@ -142,6 +148,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
 def guarded_transport(policy: Callable[[], AddressPolicy]) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose connections go through :class:`GuardedBackend` (no proxies)."""
+    import httpcore
     import httpx
 
     transport = httpx.AsyncHTTPTransport(trust_env=False)
@@ -157,7 +164,12 @@ def guarded_transport(policy: Callable[[], AddressPolicy]) -> httpx.AsyncHTTPTra
 
 
 def web_client(host: Any) -> httpx.AsyncClient:
-    """The application's pooled client for fetching pages (``host.http_client("rag.web")``)."""
+    """The application's pooled client for fetching pages (``host.http_client("rag.web")``), made
+    on first use."""
+    state = host.state("rag")
+    client = getattr(state, "web_client", None)
+    if client is not None and not client.is_closed:
+        return client
 
     def policy() -> AddressPolicy:
         config = host.plugin_config("rag")
@@ -167,7 +179,8 @@ def web_client(host: Any) -> httpx.AsyncClient:
             config.web_loader_allow_private_addresses, tuple(config.web_loader_allowed_networks)
         )
 
-    return host.http_client("rag.web", transport=guarded_transport(policy), trust_env=False)
+    state.web_client = host.http_client("rag.web", transport=guarded_transport(policy), trust_env=False)
+    return state.web_client
 
 
 def shown(url: str) -> str:

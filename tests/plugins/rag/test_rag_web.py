@@ -467,7 +467,9 @@ async def test_process_url_dispatches_by_url_and_can_skip_storing(rag_app, auth_
     status, body = await post(client, "process/url", alice, url=WATCH, collection_name="videos")
     assert status == 200 and body["type"] == "youtube" and body["collection_name"] == "videos"
     assert body["content"] == ENGLISH and body["name"] == WATCH
-    status, body = await post(client, "process/url", alice, url=url)
+    status, body = await post(
+        client, "process/url", alice, url=url, collection_name=""
+    )  # as Open WebUI sends
     assert status == 200 and body["type"] == "web"
     assert body["collection_name"] == hashlib.sha256(url.encode()).hexdigest()[:63]
     assert sorted(await store.list_collections()) == sorted(["videos", body["collection_name"]])

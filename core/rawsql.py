@@ -19,7 +19,10 @@ columns are text. Table names are unqualified: PostgreSQL resolves them through 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import logging
+import os
 import re
 import sqlite3
 import threading
@@ -27,6 +30,8 @@ import weakref
 from typing import Any
 
 from tortoise.backends.base.client import TransactionalDBClient
+
+log = logging.getLogger("colonnade.db")
 
 _PLACEHOLDER = re.compile(r"\?")
 
@@ -81,38 +86,134 @@ async def fetch_one(
     return rows[0] if rows else None
 
 
-#: The read-only connection of each SQLite client, per thread.
-_readers: weakref.WeakKeyDictionary[Any, dict[int, sqlite3.Connection]] = weakref.WeakKeyDictionary()
+#: Each SQLite client's inline connections, by ``(thread, "read" | "write")``.
+_inline: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], sqlite3.Connection]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _inline_reader(client: Any) -> sqlite3.Connection | None:
     """This thread's read-only connection to ``client``'s database file; ``None`` inside a
     transaction, before the client has connected, or for an in-memory database."""
+    return _inline_connection(client, "read")
+
+
+def _inline_connection(client: Any, purpose: str) -> sqlite3.Connection | None:
     if isinstance(client, TransactionalDBClient) or getattr(client, "_connection", None) is None:
         return None
     try:
-        per_thread = _readers[client]
+        connections = _inline[client]
     except KeyError:
         filename = str(client.filename)
         if filename == ":memory:" or "mode=memory" in filename:
             return None
-        per_thread = _readers[client] = {}
-        weakref.finalize(client, _close_all, per_thread)
-    thread = threading.get_ident()
-    reader = per_thread.get(thread)
-    if reader is None:
-        reader = sqlite3.connect(client.filename, isolation_level=None, check_same_thread=False)
-        reader.row_factory = sqlite3.Row
-        reader.execute("PRAGMA query_only = ON")
-        reader.execute("PRAGMA busy_timeout = 0")  # never block the event loop: fall back instead
-        per_thread[thread] = reader
-    return reader
+        connections = _inline[client] = {}
+        weakref.finalize(client, _close_all, connections)
+    key = (threading.get_ident(), purpose)
+    connection = connections.get(key)
+    if connection is None:
+        connection = sqlite3.connect(client.filename, isolation_level=None, check_same_thread=False)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA busy_timeout = 0")  # never block the event loop: fall back instead
+        if purpose == "read":
+            connection.execute("PRAGMA query_only = ON")
+        else:
+            for pragma in ("foreign_keys", "synchronous"):
+                if pragma in client.pragmas:
+                    connection.execute(f"PRAGMA {pragma} = {client.pragmas[pragma]}")
+            # Checkpoints copy the log into the database file and sync it: never in the event loop
+            # (see _checkpoint_when_due).
+            connection.execute("PRAGMA wal_autocheckpoint = 0")
+        connections[key] = connection
+    return connection
 
 
-def _close_all(readers: dict[int, sqlite3.Connection]) -> None:
-    for reader in readers.values():
-        reader.close()
-    readers.clear()
+def _close_all(connections: dict[tuple[int, str], sqlite3.Connection]) -> None:
+    for connection in connections.values():
+        connection.close()
+    connections.clear()
+
+
+async def insert_inline(*instances: Any) -> bool:
+    """Insert new model instances of one database in one transaction, inline on SQLite.
+
+    For the busiest writes (a new chat and its messages), where four hops to aiosqlite's thread and
+    back cost more than the writing. It runs only when it can finish at once: on SQLite, outside a
+    transaction, with no column left to a database default, and when SQLite's write lock is free
+    (``BEGIN IMMEDIATE`` never waits here). Otherwise it does nothing and says so, and the caller
+    takes the ORM's path, which waits its turn in a thread. Keep it to a bounded number of rows.
+
+    :return: Whether the instances were inserted (each is then marked saved, as ``save`` would).
+    :raises tortoise.exceptions.IntegrityError: As the ORM would; nothing is written then.
+    """
+    if not instances:
+        return True
+    client = type(instances[0])._meta.db
+    if client.capabilities.dialect != "sqlite":
+        return False
+    steps: list[tuple[str, list[list[Any]]]] = []
+    for model, group in itertools.groupby(instances, key=type):
+        executor = client.executor_class(model=model, db=client)
+        columns = executor.regular_columns
+        rows = []
+        for instance in group:
+            if instance._custom_generated_pk or executor._has_db_default_values(instance, columns):
+                return False
+            fields = model._meta.fields_map
+            rows.append([fields[name].to_db_value(getattr(instance, name), instance) for name in columns])
+        steps.append((executor.insert_query, rows))
+    writer = _inline_connection(client, "write")
+    if writer is None:
+        return False
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return False  # another connection is writing: take the usual path, which waits
+    try:
+        for sql, rows in steps:
+            writer.executemany(sql, rows)
+        writer.execute("COMMIT")
+    except BaseException as error:
+        writer.execute("ROLLBACK")
+        if isinstance(error, sqlite3.IntegrityError):
+            from tortoise.exceptions import IntegrityError
+
+            raise IntegrityError(error) from error
+        raise
+    for instance in instances:
+        instance._saved_in_db = True
+    _checkpoint_when_due(client)
+    return True
+
+
+#: Inline commits between two looks at the size of the write-ahead log.
+CHECKPOINT_EVERY = 128
+#: Log size (bytes) from which it is copied into the database (SQLite's own default: 1,000 pages).
+CHECKPOINT_SIZE = 4 * 1024 * 1024
+_commits: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_checkpoints: set[Any] = set()
+
+
+def _checkpoint_when_due(client: Any) -> None:
+    """Every ``CHECKPOINT_EVERY`` inline commits, start a checkpoint in aiosqlite's thread when the
+    log has grown past ``CHECKPOINT_SIZE`` (inline connections never checkpoint themselves)."""
+    count = _commits[client] = _commits.get(client, 0) + 1
+    if count % CHECKPOINT_EVERY:
+        return
+    try:
+        size = os.stat(f"{client.filename}-wal").st_size
+    except OSError:
+        return
+    if size >= CHECKPOINT_SIZE:
+        task = asyncio.get_running_loop().create_task(client.execute_script("PRAGMA wal_checkpoint(PASSIVE)"))
+        _checkpoints.add(task)
+        task.add_done_callback(_checkpoint_done)
+
+
+def _checkpoint_done(task: asyncio.Task[Any]) -> None:
+    _checkpoints.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("checkpoint of the write-ahead log failed: %s", task.exception())
 
 
 def as_bool(value: Any) -> bool | None:

@@ -83,10 +83,10 @@ def record_columns(record: MessageRecord, stamp: int) -> dict[str, Any]:
     }
 
 
-async def insert_all(chat_id: str, records: list[MessageRecord], stamp: int) -> None:
+async def insert_all(rows: list[Message]) -> None:
     """Insert a new chat's messages (parents first, as ``tree.records_from_history`` orders them)."""
-    if records:
-        await Message.bulk_create([new_row(chat_id, record, stamp) for record in records], batch_size=500)
+    if rows:
+        await Message.bulk_create(rows, batch_size=500)
 
 
 async def sync(
@@ -125,7 +125,7 @@ async def sync(
     if current_id is None and created:
         current_id = created[-1].message_id
     current = tree.repair_current(current_id or chat.current_message_id, parent_of, tree.children_map(order))
-    await insert_all(chat.id, created, stamp)
+    await insert_all([new_row(chat.id, record, stamp) for record in created])
     await update_all(changed, stamp)
     return current
 

@@ -14,6 +14,7 @@ from quart import current_app
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from colonnade import rawsql
 from colonnade.errors import ApiError
 from colonnade.plugins.chats import messages, tree
 from colonnade.plugins.chats.models import Chat, ChatTag, Message, Tag, now
@@ -21,6 +22,8 @@ from colonnade.rawsql import Statement, as_bool, fetch_all
 
 NOT_FOUND = "We could not find what you're looking for :/"
 MAX_TITLE_LENGTH = 1000
+#: Messages up to which a new chat is written inline (see ``rawsql.insert_inline``).
+INLINE_MESSAGES = 64
 #: Columns of a list item (Open WebUI's ``ChatTitleIdResponse`` plus pinned and folder_id).
 LIST_FIELDS = ("id", "title", "updated_at", "created_at", "last_read_at", "archived", "pinned", "folder_id")
 
@@ -93,18 +96,23 @@ async def create_chat(
     current = tree.repair_current(current, parent_of, tree.children_map(order))
     stamp = now()
     values = {"created_at": stamp, "updated_at": stamp, "last_read_at": stamp, **columns}
-    async with in_transaction():
-        chat = await Chat.create(
-            id=str(uuid.uuid4()),
-            user_id=actor.id,
-            title=title,
-            chat=doc,
-            folder_id=folder_id,
-            variables=dict(variables or {}),
-            current_message_id=current,
-            **values,
-        )
-        await messages.insert_all(chat.id, records, stamp)
+    chat = Chat(
+        id=str(uuid.uuid4()),
+        user_id=actor.id,
+        title=title,
+        chat=doc,
+        folder_id=folder_id,
+        variables=dict(variables or {}),
+        current_message_id=current,
+        **values,
+    )
+    rows = [messages.new_row(chat.id, record, stamp) for record in records]
+    # The usual chat (a question, an answer) is written in one go without leaving the event loop;
+    # a big import, or a busy database, goes through the ORM.
+    if len(rows) > INLINE_MESSAGES or not await rawsql.insert_inline(chat, *rows):
+        async with in_transaction():
+            await chat.save(force_create=True)
+            await messages.insert_all(rows)
     rows = [(r.message_id, r.parent_id, r.role, r.content, r.data) for r in records]
     return chat, messages.Conversation(rows)
 

@@ -1,15 +1,20 @@
-"""Hand-written statements (``colonnade.rawsql``): the same rows inline and through the driver, and
-an inline read never bypasses a transaction it runs in."""
+"""Hand-written statements (``colonnade.rawsql``): the same rows inline and through the driver, an
+inline read never bypasses a transaction it runs in, and inline inserts write what the ORM would,
+step aside for another writer and leave nothing behind on failure."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+
 import pytest
 import pytest_asyncio
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from colonnade import db
+from colonnade import db, rawsql
 from colonnade.app import create_app
-from colonnade.rawsql import Statement, _inline_reader, fetch_all, fetch_one
+from colonnade.rawsql import Statement, _inline_reader, fetch_all, fetch_one, insert_inline
 
 USER = Statement("SELECT id, email, active FROM auth_user WHERE email = ?")
 RENAME = Statement("UPDATE auth_user SET name = ? WHERE email = ?")
@@ -71,3 +76,77 @@ async def test_sqlite_reads_inline_on_a_connection_of_its_own(host):
     with pytest.raises(Exception, match="readonly"):
         reader.execute("DELETE FROM auth_user")
     assert await User.all().count() == 1
+
+
+def _sqlite_only(client) -> None:
+    if client.capabilities.dialect != "sqlite":
+        pytest.skip("inline writes are SQLite's")
+
+
+@pytest.mark.asyncio
+async def test_insert_inline_writes_rows_as_the_orm_would(host):
+    from colonnade.auth.models import User
+
+    first = User(email="a@example.test", name="A", settings={"ui": {"memory": True}}, active=False)
+    second = User(email="b@example.test", name="B")
+    inserted = await insert_inline(first, second)
+    if User._meta.db.capabilities.dialect != "sqlite":
+        assert inserted is False and await User.filter(email="a@example.test").count() == 0
+        return
+    assert inserted is True and first._saved_in_db
+    stored = await User.get(email="a@example.test")
+    assert (stored.id, stored.settings, stored.active, stored.role) == (
+        first.id,
+        {"ui": {"memory": True}},
+        False,
+        "pending",
+    )
+    first.name = "Renamed"
+    await first.save()  # an update now, not a second insert
+    assert (await User.get(id=first.id)).name == "Renamed"
+    assert await User.all().count() == 3
+
+
+@pytest.mark.asyncio
+async def test_insert_inline_steps_aside_while_another_connection_writes(host):
+    from colonnade.auth.models import User
+
+    client = User._meta.db
+    _sqlite_only(client)
+    other = sqlite3.connect(client.filename, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        assert await insert_inline(User(email="c@example.test", name="C")) is False
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert await User.filter(email="c@example.test").count() == 0
+    assert await insert_inline(User(email="c@example.test", name="C")) is True
+
+
+@pytest.mark.asyncio
+async def test_insert_inline_writes_nothing_when_a_row_breaks_a_constraint(host):
+    from colonnade.auth.models import User
+
+    _sqlite_only(User._meta.db)
+    with pytest.raises(IntegrityError):
+        await insert_inline(
+            User(email="d@example.test", name="D"), User(email="row@example.test", name="Dup")
+        )
+    assert await User.filter(email="d@example.test").count() == 0
+    # The inline connection is usable again afterwards (no transaction left open).
+    assert await insert_inline(User(email="d@example.test", name="D")) is True
+
+
+@pytest.mark.asyncio
+async def test_inline_writes_have_the_log_checkpointed_off_the_event_loop(host, monkeypatch):
+    from colonnade.auth.models import User
+
+    _sqlite_only(User._meta.db)
+    monkeypatch.setattr(rawsql, "CHECKPOINT_EVERY", 1)
+    monkeypatch.setattr(rawsql, "CHECKPOINT_SIZE", 0)
+    assert await insert_inline(User(email="e@example.test", name="E")) is True
+    pending = list(rawsql._checkpoints)
+    assert pending, "a checkpoint was started"
+    await asyncio.gather(*pending)
+    assert all(task.exception() is None for task in pending)

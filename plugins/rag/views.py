@@ -263,37 +263,6 @@ async def delete_entries(data: DeleteForm, actor: Actor) -> Any:
     return {"status": removed > 0}
 
 
-@bp_v1.get("/embedding")
-@require("rag.manage")
-async def embedding_config(actor: Actor) -> Any:
-    """The embedding in use, in Open WebUI's field names (read-only here: it is configuration)."""
-    rag = service()
-    return {
-        "status": True,
-        "RAG_EMBEDDING_ENGINE": rag.embedder.name,
-        "RAG_EMBEDDING_MODEL": rag.embedder.model,
-        "RAG_EMBEDDING_BATCH_SIZE": rag.embedder.batch_size,
-    }
-
-
-@bp_v1.get("/config")
-@require("rag.manage")
-async def retrieval_config(actor: Actor) -> Any:
-    config = service().config
-    return {
-        "status": True,
-        "RAG_TEMPLATE": config.template,
-        "TOP_K": config.top_k,
-        "RELEVANCE_THRESHOLD": config.relevance_threshold,
-        "ENABLE_RAG_HYBRID_SEARCH": config.hybrid_search,
-        "HYBRID_BM25_WEIGHT": config.hybrid_bm25_weight,
-        "CHUNK_SIZE": config.chunk_size,
-        "CHUNK_OVERLAP": config.chunk_overlap,
-        "ENABLE_MARKDOWN_HEADER_TEXT_SPLITTER": config.markdown_header_splitter,
-        "TEXT_SPLITTER": "character",
-    }
-
-
 # -- Open WebUI: /api/v1/files/<id>/process/status -----------------------------------------------------
 
 

@@ -17,6 +17,7 @@ workers never race each other on the schema.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -143,6 +144,7 @@ def serve_in_process(app: Quart, settings: Settings) -> None:
     failure: list[BaseException] = []
     catch_startup_failure(app, failure.append)
     freeze_after_startup(app)
+    explain_protocol_errors()
     try:
         with asyncio.Runner(loop_factory=lambda: new_event_loop(config.worker_class)) as runner:
             runner.run(_serve_until_signalled(app, config))
@@ -347,7 +349,46 @@ def worker_app() -> Any:
         _exit_worker(str(error))
     catch_startup_failure(app, lambda error: _exit_worker(describe_startup_failure(error)))
     freeze_after_startup(app)
+    explain_protocol_errors()
     return app
+
+
+#: What hypercorn's own error answers (a request it could not parse) say.
+PROTOCOL_ERROR_DETAILS = {
+    400: "Malformed HTTP request",
+    431: "The request line or headers are too large (at most {size} KiB in all)",
+}
+
+
+def explain_protocol_errors() -> None:
+    """Give the answers hypercorn sends by itself, before any application code runs, a JSON body.
+
+    A request h11 cannot parse (a URL or headers beyond ``h11_max_incomplete_size``, 16 KiB by
+    default; a malformed request line) is answered by hypercorn with an empty 400 or 431; clients
+    then get ``{"detail": ...}`` like every other error.
+    """
+    from hypercorn.protocol.h11 import H11Protocol
+
+    if getattr(H11Protocol._send_error_response, "_colonnade", False):
+        return
+    import h11
+
+    async def send_error_response(self: Any, status_code: int) -> None:
+        size = self.config.h11_max_incomplete_size // 1024
+        detail = PROTOCOL_ERROR_DETAILS.get(status_code, "Bad request").format(size=size)
+        body = json.dumps({"detail": detail}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+            *self.config.response_headers("h11"),
+        ]
+        await self._send_h11_event(h11.Response(status_code=status_code, headers=headers))
+        await self._send_h11_event(h11.Data(data=body))
+        await self._send_h11_event(h11.EndOfMessage())
+
+    send_error_response._colonnade = True  # type: ignore[attr-defined]
+    H11Protocol._send_error_response = send_error_response  # type: ignore[method-assign]
 
 
 def freeze_after_startup(app: Quart) -> None:

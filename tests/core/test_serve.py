@@ -325,3 +325,24 @@ def test_the_event_loop_is_not_a_hypercorn_setting(start_server):
     server = start_server({"server": {"hypercorn": {"worker_class": "trio"}}}, ready=False)
     assert server.process.wait(timeout=PATIENCE) == 2
     assert "server.hypercorn.worker_class cannot be set: use server.event_loop" in server.rest_of_log()
+
+
+@pytest.mark.parametrize(
+    ("request_head", "status", "detail"),
+    [
+        (b"GET /health?q=" + b"x" * 100_000 + b" HTTP/1.1\r\nHost: test\r\n\r\n", 431, "too large"),
+        (b"GET /health HTTP/1.1\r\nHost: test\r\nBad Header\r\n\r\n", 400, "Malformed HTTP request"),
+    ],
+)
+def test_requests_hypercorn_cannot_parse_get_a_json_detail(start_server, request_head, status, detail):
+    server = start_server()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=PATIENCE) as connection:
+        connection.sendall(request_head)
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status}".encode()), response[:200]
+    assert b"content-type: application/json" in head.lower()
+    assert detail in json.loads(body)["detail"]
+    assert server.get("/health") == (200, {"status": True})  # the server carries on

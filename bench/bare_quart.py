@@ -1,5 +1,6 @@
 """The baseline: a bare Quart app answering ``/health`` as colonnade does, served the way ``colonnade serve``
-serves (hypercorn's asyncio ``serve`` in one process, no access log).
+serves (hypercorn's asyncio ``serve`` in one process, no access log, on uvloop when it is installed, as
+``server.event_loop = "auto"`` does).
 
 Usage: ``python bench/bare_quart.py PORT``. Stops on SIGTERM.
 """
@@ -32,4 +33,9 @@ async def main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1])))
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main(int(sys.argv[1])))
+    else:
+        uvloop.run(main(int(sys.argv[1])))

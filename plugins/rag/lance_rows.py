@@ -114,7 +114,9 @@ def row_metadata(row: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
-def read_rows(table: Any, predicate: str | None, limit: int | None, with_vectors: bool) -> list[dict[str, Any]]:
+def read_rows(
+    table: Any, predicate: str | None, limit: int | None, with_vectors: bool
+) -> list[dict[str, Any]]:
     """The rows matching ``predicate`` (all of them when ``limit`` is ``None``)."""
     query = table.search()
     if predicate is not None:

@@ -64,7 +64,8 @@ def register_actions(host: Any) -> list[Action]:
 
 @hookimpl
 def register_blueprints(host: Any) -> list[Any]:
-    from colonnade.plugins.rag import knowledge_views, views
+    # config_views and loader_views add their routes to views.bp_v1.
+    from colonnade.plugins.rag import config_views, knowledge_views, loader_views, views  # noqa: F401
 
     return [
         (views.bp, {"url_prefix": views.SPEC_PREFIX}),
@@ -116,6 +117,7 @@ def register_embedding_functions(host: Any) -> list[Any]:
 @hookimpl
 async def startup(host: Any) -> None:
     from colonnade.calling import await_me_maybe, collect_named
+    from colonnade.plugins.rag import overrides
     from colonnade.plugins.rag.embedding import Embedder
     from colonnade.plugins.rag.ingest import Ingestor
     from colonnade.plugins.rag.service import RagService
@@ -133,6 +135,7 @@ async def startup(host: Any) -> None:
     service = RagService(host, config, store, embedder, stores, functions)
     host.state("rag").service = service
     host.state("rag").ingestor = Ingestor(service)
+    await overrides.load(host)  # the admin's changes to the retrieval settings, over the file's
 
 
 @hookimpl

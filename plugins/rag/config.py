@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
 from colonnade.plugins.rag.template import DEFAULT_RAG_TEMPLATE
 
@@ -57,6 +57,17 @@ class RagConfig(BaseModel):
     users_can_create_knowledge: bool = False
     #: Largest file (bytes) whose text is extracted.
     max_extract_size: int = Field(64 * 1024 * 1024, ge=1)
+
+    #: ``/process/web`` and ``/process/url`` fetch pages on private, loopback and link-local addresses
+    #: too (off: public addresses only, so users cannot make the server reach its own network).
+    web_loader_allow_private_addresses: bool = False
+    #: Private networks fetched even when that is off (CIDR, e.g. an intranet's ``10.1.0.0/16``).
+    web_loader_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list, max_length=100)
+    #: Seconds a page may take to fetch, redirects included (and each request for a YouTube transcript).
+    web_loader_timeout: float = Field(15.0, gt=0, le=300)
+    #: Where YouTube is reached for transcripts, and their languages in order of preference.
+    youtube_base_url: str = Field("https://www.youtube.com", pattern=r"^https?://[^/?#\s]+/?$")
+    youtube_languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1, max_length=20)
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> RagConfig:

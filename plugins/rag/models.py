@@ -73,3 +73,22 @@ class KnowledgeFile(Model):
     class Meta:
         table = "rag_knowledge_file"
         unique_together = (("knowledge", "file_id"),)
+
+
+class RagSetting(Model):
+    """Admin overrides of ``[plugins.rag]``, layered over the values of the file by every worker.
+
+    One row, ``retrieval``, written by ``POST /api/v1/retrieval/config/update`` and ``/embedding/update``.
+    """
+
+    id = fields.CharField(max_length=32, primary_key=True)
+    #: ``RagConfig`` field name -> value.
+    overrides = fields.JSONField(default=dict)
+    #: Goes up on every change, and workers compare it to notice one.
+    version = fields.IntField(default=0)
+    updated_at = fields.BigIntField(default=now)
+    #: The admin who made the last change.
+    updated_by = fields.CharField(max_length=36, null=True)
+
+    class Meta:
+        table = "rag_setting"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CollectionName = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
 ShortId = Field(min_length=1, max_length=36)
@@ -84,6 +84,25 @@ class ProcessFileForm(BaseModel):
     file_id: str = ShortId
     content: str | None = Field(default=None, max_length=50_000_000)
     collection_name: str | None = CollectionName
+
+
+class ProcessUrlForm(BaseModel):
+    """Open WebUI's ``ProcessUrlForm`` (``/process/web``, ``/process/youtube``, ``/process/url``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    url: str = Field(min_length=1, max_length=4096)
+    collection_name: str | None = CollectionName
+
+    @field_validator("collection_name", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value  # Open WebUI's chat input sends ""
+
+
+class ProcessUrlQuery(BaseModel):
+    #: ``false``: answer the content without storing it.
+    process: bool = True
 
 
 class BatchFile(BaseModel):

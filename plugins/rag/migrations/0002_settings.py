@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
                 (
                     "version",
                     fields.IntField(
-                        default=0, description="Goes up on every change; workers compare it to notice one."
+                        default=0, description="Goes up on every change, and workers compare it to notice one."
                     ),
                 ),
                 ("updated_at", fields.BigIntField(default=now)),
@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
                 "table": "rag_setting",
                 "app": "rag",
                 "pk_attr": "id",
-                "table_description": "Admin overrides of ``[plugins.rag]``, layered over the file's values by every worker.",
+                "table_description": "Admin overrides of ``[plugins.rag]``, layered over the values of the file by every worker.",
             },
             bases=["Model"],
         ),

@@ -29,7 +29,8 @@ class Migration(migrations.Migration):
                 (
                     "version",
                     fields.IntField(
-                        default=0, description="Goes up on every change, and workers compare it to notice one."
+                        default=0,
+                        description="Goes up on every change, and workers compare it to notice one.",
                     ),
                 ),
                 ("updated_at", fields.BigIntField(default=now)),

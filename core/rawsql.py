@@ -9,8 +9,11 @@ dialect (``$1, $2, ...`` on PostgreSQL) and caches the result. Everything else u
 On SQLite a statement known to be cheap (a lookup by key, a page of an indexed list: ``inline=True``)
 runs on a second, read-only connection in the calling thread, inside the event loop: it takes tens of
 microseconds, less than handing it to aiosqlite's thread and back. With the write-ahead log a reader
-never waits for the writer; it sees what is committed, as any read outside a transaction does. Inside
-a transaction, on PostgreSQL, or when SQLite answers busy, the statement takes the usual path.
+never waits for the writer; it sees what is committed, as any read outside a transaction does. On
+PostgreSQL such a statement runs on one connection kept out of the pool for them, when it is free:
+taking a connection from asyncpg's pool and giving it back costs more than the query. Inside a
+transaction, when SQLite answers busy or the kept connection is in use, the statement takes the usual
+path.
 
 Only plain column values come back: booleans are integers on SQLite (see :func:`as_bool`) and JSON
 columns are text. Table names are unqualified: PostgreSQL resolves them through the connection's
@@ -68,14 +71,19 @@ async def fetch_all(
     connection = model._meta.db
     dialect = connection.capabilities.dialect
     sql = statement.render(dialect)
-    if inline and dialect == "sqlite":
-        reader = _inline_reader(connection)
-        if reader is not None:
-            try:
-                cursor = reader.execute(sql, params)
-                return list(map(dict, cursor.fetchall()))
-            except sqlite3.OperationalError:
-                pass  # busy (a checkpoint resetting the log, say): take the usual path
+    if inline:
+        if dialect == "sqlite":
+            reader = _inline_reader(connection)
+            if reader is not None:
+                try:
+                    cursor = reader.execute(sql, params)
+                    return list(map(dict, cursor.fetchall()))
+                except sqlite3.OperationalError:
+                    pass  # busy (a checkpoint resetting the log, say): take the usual path
+        elif dialect == "postgres":
+            rows = await _fetch_on_held_connection(connection, sql, params)
+            if rows is not None:
+                return rows
     return await connection.execute_query_dict(sql, params)
 
 
@@ -84,6 +92,73 @@ async def fetch_one(
 ) -> dict[str, Any] | None:
     rows = await fetch_all(model, statement, params, inline=inline)
     return rows[0] if rows else None
+
+
+class _Held:
+    """A PostgreSQL connection taken from the pool once and kept for inline statements."""
+
+    __slots__ = ("busy", "connection")
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+        self.busy = True  # until the connection is in
+
+
+#: The kept connection of each PostgreSQL client.
+_held: weakref.WeakKeyDictionary[Any, _Held] = weakref.WeakKeyDictionary()
+
+
+async def _fetch_on_held_connection(client: Any, sql: str, params: list[Any]) -> list[dict[str, Any]] | None:
+    """The rows, read on ``client``'s kept connection; ``None`` when it is busy or cannot be had."""
+    if isinstance(client, TransactionalDBClient) or getattr(client, "_pool", None) is None:
+        return None
+    held = _held.get(client)
+    if held is None:
+        held = _held[client] = _Held()
+        try:
+            held.connection = await client._pool.acquire()
+        except BaseException:
+            _held.pop(client, None)
+            raise
+        held.busy = False
+    if held.busy:
+        return None
+    held.busy = True
+    try:
+        rows = await held.connection.fetch(sql, *params)
+    except (OSError, ConnectionError) as error:
+        log.info("the kept database connection failed (%s): back to the pool with it", error)
+        await _give_back(client)
+        return None
+    except Exception as error:
+        if _is_connection_failure(error):
+            await _give_back(client)
+            return None
+        raise
+    finally:
+        held.busy = False
+    return [dict(row) for row in rows]
+
+
+def _is_connection_failure(error: Exception) -> bool:
+    import asyncpg
+
+    return isinstance(error, (asyncpg.InterfaceError, asyncpg.PostgresConnectionError))
+
+
+async def _give_back(client: Any) -> None:
+    held = _held.pop(client, None)
+    if held is not None and held.connection is not None:
+        try:
+            await client._pool.release(held.connection)
+        except Exception:
+            log.debug("releasing the kept connection failed", exc_info=True)
+
+
+async def release_held_connections() -> None:
+    """Give every kept PostgreSQL connection back to its pool (before the pools are closed)."""
+    for client in list(_held):
+        await _give_back(client)
 
 
 #: Each SQLite client's inline connections, by ``(thread, "read" | "write")``.

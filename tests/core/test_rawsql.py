@@ -150,3 +150,49 @@ async def test_inline_writes_have_the_log_checkpointed_off_the_event_loop(host, 
     assert pending, "a checkpoint was started"
     await asyncio.gather(*pending)
     assert all(task.exception() is None for task in pending)
+
+
+BACKEND = Statement("SELECT pg_backend_pid() AS pid")
+
+
+def _postgres_only(client) -> None:
+    if client.capabilities.dialect != "postgres":
+        pytest.skip("the kept connection is PostgreSQL's")
+
+
+@pytest.mark.asyncio
+async def test_inline_reads_on_postgres_share_one_kept_connection(host):
+    from colonnade.auth.models import User
+
+    _postgres_only(User._meta.db)
+    first = await fetch_one(User, BACKEND, [], inline=True)
+    second = await fetch_one(User, BACKEND, [], inline=True)
+    assert first == second
+
+
+@pytest.mark.asyncio
+async def test_an_inline_read_takes_the_pool_while_the_kept_connection_is_busy(host):
+    from colonnade.auth.models import User
+
+    client = User._meta.db
+    _postgres_only(client)
+    kept = (await fetch_one(User, BACKEND, [], inline=True))["pid"]
+    rawsql._held[client].busy = True  # another request is using it
+    try:
+        assert (await fetch_one(User, BACKEND, [], inline=True))["pid"] != kept
+    finally:
+        rawsql._held[client].busy = False
+    assert (await fetch_one(User, BACKEND, [], inline=True))["pid"] == kept
+
+
+@pytest.mark.asyncio
+async def test_a_kept_connection_that_dies_is_replaced(host):
+    from colonnade.auth.models import User
+
+    client = User._meta.db
+    _postgres_only(client)
+    kept = (await fetch_one(User, BACKEND, [], inline=True))["pid"]
+    await client.execute_query_dict("SELECT pg_terminate_backend($1)", [kept])
+    # The read that finds it dead is answered through the pool; the next one keeps a new connection.
+    assert (await fetch_one(User, USER, ["row@example.test"], inline=True))["email"] == "row@example.test"
+    assert (await fetch_one(User, BACKEND, [], inline=True))["pid"] != kept

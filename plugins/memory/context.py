@@ -155,6 +155,9 @@ async def add_memories(host: Any, ctx: Any) -> None:
         return
     config = host.plugin_config("memory")
     query = query_text(messages, config.query_messages)
+    from colonnade.plugins.rag.overrides import refresh_quietly
+
+    await refresh_quietly(host)
     rag = getattr(host.state("rag"), "service", None)
     if not query or rag is None:
         return

@@ -27,10 +27,12 @@ from colonnade.plugins.memory.schemas import (
     SearchMemoryForm,
     UpdateMemoryForm,
 )
+from colonnade.plugins.rag import overrides
 from colonnade.plugins.rag.retrieval import doc_result
 from colonnade.plugins.rag.service import RagService, rag_service
 
 bp = Blueprint("memory", __name__)
+bp.before_request(overrides.before_request)  # another worker's change to the embedding
 
 #: Where the blueprint is mounted: ``{blueprint name: url prefix}`` (``*_v1`` is Open WebUI's).
 PREFIXES = {"memory": "/api/memory", "memory_v1": "/api/v1/memories"}

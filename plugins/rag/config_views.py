@@ -28,16 +28,6 @@ from colonnade.plugins.rag.views import bp_v1, service
 log = logging.getLogger("colonnade.rag")
 
 
-@bp_v1.before_app_request
-async def current_settings() -> None:
-    """Use the retrieval settings another worker changed (a look at their version, at most every
-    second)."""
-    try:
-        await overrides.refresh(current_app.extensions["colonnade"])
-    except Exception as error:  # noqa: BLE001 - the settings in use stay; the request goes on
-        log.warning("could not check the stored retrieval settings: %s", error)
-
-
 async def json_object() -> dict[str, Any]:
     body = await request.get_json(silent=True)
     if not isinstance(body, dict):

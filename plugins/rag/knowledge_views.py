@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 from colonnade.actors import Actor
 from colonnade.errors import ApiError
 from colonnade.permissions import require
-from colonnade.plugins.rag import knowledge_ops
+from colonnade.plugins.rag import knowledge_ops, overrides
 from colonnade.plugins.rag.knowledge import (
     Viewer,
     file_ids_of,
@@ -34,6 +34,7 @@ from colonnade.plugins.rag.retrieval import visible_file
 from colonnade.plugins.rag.schemas import AccessForm, FileIdForm, KnowledgeForm, KnowledgeUpdateForm
 
 bp = Blueprint("knowledge", __name__)
+bp.before_request(overrides.before_request)  # another worker's change to the retrieval settings
 
 PREFIXES = {"knowledge": "/api/knowledge", "knowledge_v1": "/api/v1/knowledge"}
 PAGE_SIZE = 30

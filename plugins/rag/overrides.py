@@ -149,6 +149,25 @@ async def refresh(host: Host, *, force: bool = False) -> None:
         await load(host)
 
 
+async def refresh_quietly(host: Host) -> None:
+    """:func:`refresh`, logging a failure instead of raising it (the settings in use stay).
+
+    Called where the settings are used (the rag, knowledge and memory routes, retrieval and memories
+    in completions), not on every request of the application.
+    """
+    try:
+        await refresh(host)
+    except Exception as error:  # noqa: BLE001 - the settings in use stay; the request goes on
+        log.warning("could not check the stored retrieval settings: %s", error)
+
+
+async def before_request() -> None:
+    """A ``before_request`` for blueprints whose routes use the retrieval settings."""
+    from quart import current_app
+
+    await refresh_quietly(current_app.extensions["colonnade"])
+
+
 async def update(host: Host, changes: dict[str, Any], actor_id: str) -> RagConfig:
     """Store ``changes`` over the current overrides and apply the result.
 

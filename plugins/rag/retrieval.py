@@ -229,6 +229,9 @@ SOURCES_KEY = "rag_sources"
 
 async def add_context(host: Any, ctx: Any) -> None:
     """The ``completion_inlet`` work: retrieve for the attached items and inject the template."""
+    from colonnade.plugins.rag.overrides import refresh_quietly
+
+    await refresh_quietly(host)
     rag = getattr(host.state("rag"), "service", None)
     if rag is None:
         return

@@ -15,6 +15,7 @@ from quart_schema import validate_request
 from colonnade.actors import Actor
 from colonnade.errors import ApiError
 from colonnade.permissions import require
+from colonnade.plugins.rag import overrides
 from colonnade.plugins.rag.ingest import Ingested, Ingestor, file_collection
 from colonnade.plugins.rag.knowledge import Viewer, find
 from colonnade.plugins.rag.retrieval import MEMORY_PREFIX, collection_result, doc_result, scope, visible_file
@@ -32,6 +33,8 @@ from colonnade.plugins.rag.service import RagService, as_api_error, content_hash
 bp = Blueprint("rag", __name__)
 bp_v1 = Blueprint("rag_retrieval_v1", __name__)
 bp_files_v1 = Blueprint("rag_files_v1", __name__)
+for _blueprint in (bp, bp_v1):
+    _blueprint.before_request(overrides.before_request)  # another worker's change to the settings
 
 SPEC_PREFIX = "/api/rag"
 OPEN_WEBUI_PREFIX = "/api/v1/retrieval"

@@ -145,6 +145,7 @@ def serve_in_process(app: Quart, settings: Settings) -> None:
     catch_startup_failure(app, failure.append)
     freeze_after_startup(app)
     explain_protocol_errors()
+    combine_response_writes()
     try:
         with asyncio.Runner(loop_factory=lambda: new_event_loop(config.worker_class)) as runner:
             runner.run(_serve_until_signalled(app, config))
@@ -350,6 +351,7 @@ def worker_app() -> Any:
     catch_startup_failure(app, lambda error: _exit_worker(describe_startup_failure(error)))
     freeze_after_startup(app)
     explain_protocol_errors()
+    combine_response_writes()
     return app
 
 
@@ -424,3 +426,54 @@ def _exit_worker(message: str) -> None:
             pass  # the supervisor has finished already (this worker was being stopped anyway)
     # os._exit: multiprocessing would otherwise print the traceback of the SystemExit's cause.
     os._exit(2)
+
+
+def combine_response_writes() -> None:
+    """Send an HTTP/1.1 response's head together with its body instead of one write each.
+
+    hypercorn writes the status line and headers, each body chunk and the end of the message
+    separately, each a socket write behind a lock: three for the smallest JSON answer. The head is
+    held back until the next write of the same connection (the body, which Quart sends right after it
+    for any answer it has in memory) and goes out with it; if nothing follows within the same turn of
+    the event loop (a stream still waiting for its first chunk), it goes out alone, as before. An
+    empty write (the end of a body whose length was announced) is not made at all.
+    """
+    from hypercorn.events import RawData
+    from hypercorn.protocol.h11 import H11Protocol
+
+    if getattr(H11Protocol._send_h11_event, "_colonnade", False):
+        return
+    import h11
+
+    async def send_h11_event(self: Any, event: Any) -> None:
+        try:
+            data = self.connection.send(event)
+        except h11.LocalProtocolError:
+            if self.connection.their_state != h11.ERROR:
+                raise
+            return
+        held = self.__dict__.pop("_colonnade_held_head", None)
+        if held is not None:
+            data = held + data
+        elif type(event) is h11.Response:
+            self._colonnade_held_head = data
+            asyncio.get_running_loop().call_soon(_flush_held_head, self)
+            return
+        if data:
+            await self.send(RawData(data=data))
+
+    send_h11_event._colonnade = True  # type: ignore[attr-defined]
+    H11Protocol._send_h11_event = send_h11_event  # type: ignore[method-assign]
+
+
+def _flush_held_head(protocol: Any) -> None:
+    held = protocol.__dict__.pop("_colonnade_held_head", None)
+    if held is not None:
+        from hypercorn.events import RawData
+
+        task = asyncio.get_running_loop().create_task(protocol.send(RawData(data=held)))
+        _head_flushes.add(task)
+        task.add_done_callback(_head_flushes.discard)
+
+
+_head_flushes: set[asyncio.Task[None]] = set()

@@ -209,7 +209,9 @@ def _load_named_fake(name: str) -> Any:
     except KeyError:
         from colonnade.registry import did_you_mean
 
-        raise LookupError(f"no fake upstream named {name!r}{did_you_mean(name, sorted(fakes.FAKES))}") from None
+        raise LookupError(
+            f"no fake upstream named {name!r}{did_you_mean(name, sorted(fakes.FAKES))}"
+        ) from None
     return factory()
 
 
@@ -268,15 +270,22 @@ async def serve_app() -> AsyncIterator[Any]:
     """``await serve_app(app)`` -> the base URL of an app ``make_app`` started, served by hypercorn on
     127.0.0.1, for clients that need a real server (the ``openai`` SDK, streaming). Its lifespan is not
     run again. The socket listens before hypercorn starts, so a client may connect at once (no polling).
-    Stopped at teardown."""
+    Stopped at teardown. hypercorn is adjusted as ``colonnade serve`` adjusts it (see
+    :func:`colonnade.serving.combine_response_writes`)."""
     from hypercorn.asyncio import serve
 
+    from colonnade.serving import combine_response_writes, explain_protocol_errors
+
+    combine_response_writes()
+    explain_protocol_errors()
     running: list[tuple[asyncio.Event, asyncio.Task[None], socket.socket]] = []
 
     async def start(app: Any) -> str:
         sock = _listening_socket()
         stop = asyncio.Event()
-        task = asyncio.create_task(serve(_without_lifespan(app), _quiet_config(sock), shutdown_trigger=stop.wait))
+        task = asyncio.create_task(
+            serve(_without_lifespan(app), _quiet_config(sock), shutdown_trigger=stop.wait)
+        )
         running.append((stop, task, sock))
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 

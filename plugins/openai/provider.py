@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from colonnade.plugins.completions.providers import ProviderError
-from colonnade.plugins.openai.upstreams import UpstreamError, event_payloads, sse_events
+from colonnade.plugins.openai.upstreams import UpstreamError, sse_payloads
 
 if TYPE_CHECKING:
     from colonnade.actors import Actor
@@ -47,7 +47,7 @@ class OpenAIProvider:
         except UpstreamError as error:
             raise provider_error(error, upstream.name if upstream else None) from None
         if "text/event-stream" in response.headers.get("content-type", ""):
-            events = sse_events(response, upstream)
+            events = sse_payloads(response, upstream)
             try:
                 first = await anext(events)
             except StopAsyncIteration:
@@ -72,13 +72,13 @@ class OpenAIProvider:
         return answer
 
     async def _chunks(
-        self, first: bytes, events: AsyncIterator[bytes], upstream: str
+        self, first: list[Any], events: AsyncIterator[list[Any]], upstream: str
     ) -> AsyncIterator[dict[str, Any]]:
         try:
-            for chunk in event_payloads(first):
+            for chunk in first:
                 yield chunk
             async for batch in events:
-                for chunk in event_payloads(batch):
+                for chunk in batch:
                     yield chunk
         except UpstreamError as error:
             raise provider_error(error, upstream) from None

@@ -7,7 +7,6 @@ the request itself was at fault (a wrong parameter, a rate limit).
 
 from __future__ import annotations
 
-
 import json
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from colonnade.streams import drain
 # httpx is imported where it is used: a server with no upstream configured never loads it.
 if TYPE_CHECKING:
     import httpx
+
     from colonnade.plugins.openai.config import Connection, OpenAIConfig
 
 #: Bytes of an upstream error body read to find its message; the rest is dropped.
@@ -126,6 +126,7 @@ class Upstream:
         closed here.
         """
         import httpx
+
         url, params = self.url(endpoint, model)
         headers = self._headers()
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
@@ -155,6 +156,7 @@ class Upstream:
         :param what: What the body is, for the error detail ("its transcription").
         """
         import httpx
+
         try:
             return await response.aread()
         except httpx.TimeoutException as error:
@@ -167,6 +169,7 @@ class Upstream:
     async def relay(self, response: httpx.Response, what: str) -> AsyncIterator[bytes]:
         """The body of ``response`` as it arrives (errors as in :meth:`read`), closed however it ends."""
         import httpx
+
         try:
             async for chunk in response.aiter_bytes():
                 yield chunk
@@ -187,11 +190,13 @@ class Upstream:
 
     def timeout_error(self, error: Exception) -> UpstreamError:
         import httpx
+
         what = "connect" if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout) else "answer"
         return UpstreamError(504, f"{self.label} did not {what} in time")
 
     async def _status_error(self, response: httpx.Response) -> UpstreamError:
         import httpx
+
         try:
             raw = bytearray()
             async for chunk in response.aiter_bytes():
@@ -238,6 +243,7 @@ class Upstream:
     async def fetch_models(self, config: OpenAIConfig) -> list[dict[str, Any]]:
         """The upstream's raw model entries (``model_ids`` when configured); raises :class:`UpstreamError`."""
         import httpx
+
         if self.connection.model_ids:
             return [
                 {"id": model, "object": "model", "owned_by": "openai"} for model in self.connection.model_ids
@@ -293,9 +299,30 @@ async def sse_events(response: httpx.Response, upstream: Upstream) -> AsyncItera
     without ``[DONE]`` gets one; a cut-off, malformed or stalled stream raises :class:`UpstreamError`.
     The response is closed however the iteration ends (a client disconnect included).
     """
-    import httpx
-    pending = b""
     done = False
+    async for batch, _payloads, batch_done in _sse_batches(response, upstream):
+        done = done or batch_done
+        yield batch
+    if not done:
+        yield b"data: [DONE]\n\n"
+
+
+async def sse_payloads(response: httpx.Response, upstream: Upstream) -> AsyncIterator[list[Any]]:
+    """The same stream as :func:`sse_events`, as the decoded ``data`` of its events (``[DONE]`` left
+    out), one list per batch: each event is decoded once, to check it and to use it."""
+    async for _batch, payloads, _done in _sse_batches(response, upstream):
+        if payloads:
+            yield payloads
+
+
+async def _sse_batches(
+    response: httpx.Response, upstream: Upstream
+) -> AsyncIterator[tuple[bytes, list[Any], bool]]:
+    """``(whole events, their decoded payloads, whether [DONE] was among them)`` as they arrive; after
+    ``[DONE]`` the rest of the answer is drained (the connection goes back to the pool)."""
+    import httpx
+
+    pending = b""
     chunks = response.aiter_bytes()
     try:
         try:
@@ -307,8 +334,8 @@ async def sse_events(response: httpx.Response, upstream: Upstream) -> AsyncItera
                 if end < 0:
                     continue
                 batch, pending = pending[: end + 2], pending[end + 2 :]
-                done = _check_events(batch, upstream) or done
-                yield batch
+                payloads, done = _decode_events(batch, upstream)
+                yield batch, payloads, done
                 if done:
                     await drain(chunks)
                     return
@@ -320,8 +347,6 @@ async def sse_events(response: httpx.Response, upstream: Upstream) -> AsyncItera
             ) from None
         if pending.strip():
             raise UpstreamError(502, f"{upstream.label} sent a malformed stream (it ended mid-event)")
-        if not done:
-            yield b"data: [DONE]\n\n"
     finally:
         await response.aclose()
 
@@ -336,22 +361,22 @@ def _event_data(batch: bytes) -> list[bytes]:
     return found
 
 
-def _check_events(batch: bytes, upstream: Upstream) -> bool:
-    """Validate whole events; return whether ``[DONE]`` was among them."""
+def _decode_events(batch: bytes, upstream: Upstream) -> tuple[list[Any], bool]:
+    """The JSON objects of whole events, and whether ``[DONE]`` was among them.
+
+    :raises UpstreamError: For a payload that is not a JSON object.
+    """
     done = False
+    decoded = []
     for payload in _event_data(batch):
         if payload == b"[DONE]":
             done = True
             continue
         try:
-            valid = isinstance(jsoncodec.loads(payload), dict)
+            value = jsoncodec.loads(payload)
         except ValueError:
-            valid = False
-        if not valid:
+            value = None
+        if not isinstance(value, dict):
             raise UpstreamError(502, f"{upstream.label} sent a malformed stream (an event is not JSON)")
-    return done
-
-
-def event_payloads(batch: bytes) -> list[Any]:
-    """The decoded ``data`` of each event of a validated batch, ``[DONE]`` left out."""
-    return [jsoncodec.loads(payload) for payload in _event_data(batch) if payload != b"[DONE]"]
+        decoded.append(value)
+    return decoded, done

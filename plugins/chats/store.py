@@ -107,8 +107,8 @@ async def create_chat(
         **values,
     )
     rows = [messages.new_row(chat.id, record, stamp) for record in records]
-    # The usual chat (a question, an answer) is written in one go without leaving the event loop;
-    # a big import, or a busy database, goes through the ORM.
+    # The usual chat (a question, an answer) is written in one go (see rawsql.insert_inline); a big
+    # import, or a busy SQLite database, goes through the ORM.
     if len(rows) > INLINE_MESSAGES or not await rawsql.insert_inline(chat, *rows):
         async with in_transaction():
             await chat.save(force_create=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 
 import httpx
 import pytest
@@ -12,7 +13,9 @@ from quart import Quart, Response
 pytestmark = pytest.mark.asyncio
 
 
-def raw_upstream(pieces: list[bytes], gate: asyncio.Event | None = None) -> Quart:
+def raw_upstream(
+    pieces: list[bytes], gate: asyncio.Event | None = None, headers: dict[str, str] | None = None
+) -> Quart:
     """An upstream that lists one model and streams exactly ``pieces``, waiting on ``gate`` after the first."""
     app = Quart("raw_sse")
 
@@ -28,7 +31,7 @@ def raw_upstream(pieces: list[bytes], gate: asyncio.Event | None = None) -> Quar
                 if number == 0 and gate is not None:
                     await gate.wait()
 
-        return Response(body(), content_type="text/event-stream")
+        return Response(body(), content_type="text/event-stream", headers=headers or {})
 
     return app
 
@@ -100,3 +103,19 @@ async def test_the_first_event_is_relayed_before_the_upstream_sends_more(proxy, 
             gate.set()
             rest = b"".join([piece async for piece in received])
     assert rest.endswith(b"data: [DONE]\n\n") and b"later" in rest
+
+
+async def test_a_compressed_stream_is_relayed_decoded(proxy, fake_upstream):
+    events = [f"data: {json.dumps(chunk(text))}\n\n".encode() for text in ("Hel", "lo")] + [
+        b"data: [DONE]\n\n"
+    ]
+    compressor = zlib.compressobj(wbits=31)  # gzip, flushed after each event as a streaming server does
+    pieces = [compressor.compress(event) + compressor.flush(zlib.Z_SYNC_FLUSH) for event in events]
+    pieces.append(compressor.flush())
+
+    text, data = await relayed(
+        proxy, raw_upstream(pieces, headers={"Content-Encoding": "gzip"}), fake_upstream
+    )
+
+    assert [json.loads(item)["choices"][0]["delta"]["content"] for item in data[:-1]] == ["Hel", "lo"]
+    assert data[-1] == "[DONE]"

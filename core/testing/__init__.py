@@ -34,7 +34,7 @@ import os
 import secrets
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,6 +263,19 @@ async def fake_upstream() -> AsyncIterator[Any]:
         stop.set()
         await task
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """The endpoint URL of an S3-compatible server on 127.0.0.1 (moto's server mode, an ephemeral port),
+    one for the whole test session: give each test a bucket of its own. Needs ``moto[server]``."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 @pytest_asyncio.fixture

@@ -9,22 +9,9 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-
 from files_helpers import BOUNDARY, multipart_headers
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    """A moto S3 server on 127.0.0.1 (an ephemeral port), for the whole module."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

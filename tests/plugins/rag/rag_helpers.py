@@ -227,3 +227,21 @@ def pdf_bytes(*pages: str) -> bytes:
         out += f"{offset:010d} 00000 n \n".encode()
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
+
+
+async def completions_app(rag_app: Any, fake_upstream: Any, **rag_config: Any) -> tuple[Any, Any]:
+    """``(app, fake)``: ``rag`` with files, openai, completions and models, chatting and embedding (word
+    vectors) through one fake OpenAI upstream, every model open to every user."""
+    fake = await fake_upstream("openai")
+    fake.app.control.embed = word_vector
+    connection = {"base_url": fake.base_url + "/v1", "api_key": "sk-upstream"}
+    app = await rag_app(
+        {"embedding_function": "openai", "embedding_model": "text-embedding-3-small", **rag_config},
+        functions=[],
+        load_plugins=["files", "openai", "completions", "models"],
+        extra_config={
+            "openai": {"connections": [connection]},
+            "completions": {"bypass_model_access_control": True},
+        },
+    )
+    return app, fake

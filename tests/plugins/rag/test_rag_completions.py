@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from rag_helpers import upload, word_vector
+from rag_helpers import completions_app, upload
 
 pytestmark = pytest.mark.asyncio
 
@@ -19,18 +19,7 @@ QUESTION = "Why does my cat purr?"
 
 
 async def chat_app(rag_app, fake_upstream, auth_headers, **rag_config):
-    fake = await fake_upstream("openai")
-    fake.app.control.embed = word_vector
-    connection = {"base_url": fake.base_url + "/v1", "api_key": "sk-upstream"}
-    app = await rag_app(
-        {"embedding_function": "openai", "embedding_model": "text-embedding-3-small", **rag_config},
-        functions=[],
-        load_plugins=["files", "openai", "completions", "models"],
-        extra_config={
-            "openai": {"connections": [connection]},
-            "completions": {"bypass_model_access_control": True},
-        },
-    )
+    app, fake = await completions_app(rag_app, fake_upstream, **rag_config)
     client = app.test_client()
     alice = await auth_headers(app, role="admin")
     records = [

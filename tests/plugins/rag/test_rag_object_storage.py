@@ -14,25 +14,19 @@ CATS = "Cats sleep for most of the day. A cat purrs when it is content."
 TAXES = "Tax returns are due in April. Late filing brings a penalty."
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    """A moto S3 server on 127.0.0.1 (an ephemeral port) with an empty bucket, for the whole module."""
+@pytest.fixture
+def s3_endpoint(s3_server):
+    """The session's S3-compatible server, with an empty bucket for the vectors."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
     boto3.client(
         "s3",
-        endpoint_url=endpoint,
+        endpoint_url=s3_server,
         aws_access_key_id="test",
         aws_secret_access_key="test",
         region_name="us-east-1",
     ).create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
+    return s3_server
 
 
 def stored_keys(endpoint: str, prefix: str) -> list[str]:

@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 import pytest_asyncio
-from rag_helpers import RagTestPlugin, WordEmbeddings, upload, word_vector
+from rag_helpers import RagTestPlugin, WordEmbeddings, completions_app, upload
 
 from colonnade.plugins.rag import overrides
 
@@ -262,18 +262,7 @@ async def test_a_change_made_by_another_worker_is_used_on_the_next_request(
 
 
 async def test_a_completion_uses_the_new_top_k(rag_app, fake_upstream, auth_headers):
-    fake = await fake_upstream("openai")
-    fake.app.control.embed = word_vector
-    connection = {"base_url": fake.base_url + "/v1", "api_key": "sk-upstream"}
-    app = await rag_app(
-        {"embedding_function": "openai", "embedding_model": "text-embedding-3-small"},
-        functions=[],
-        load_plugins=["files", "openai", "completions", "models"],
-        extra_config={
-            "openai": {"connections": [connection]},
-            "completions": {"bypass_model_access_control": True},
-        },
-    )
+    app, _fake = await completions_app(rag_app, fake_upstream)
     client = app.test_client()
     admin = await auth_headers(app, role="admin")
     files = [

@@ -268,6 +268,9 @@ def _insert_on_sqlite(client: Any, groups: list[tuple[Any, Any, list[list[Any]]]
             from tortoise.exceptions import IntegrityError
 
             raise IntegrityError(error) from error
+        if isinstance(error, sqlite3.OperationalError):
+            log.info("an inline insert gave way (%s): the ORM's path takes it", error)
+            return False  # busy or locked after all: nothing was written
         raise
     _checkpoint_when_due(client)
     return True

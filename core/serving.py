@@ -452,6 +452,9 @@ def combine_response_writes() -> None:
             if self.connection.their_state != h11.ERROR:
                 raise
             return
+        flushing = self.__dict__.pop("_colonnade_flushing", None)
+        if flushing is not None:
+            await flushing  # the head went out on its own: it must arrive before what follows it
         held = self.__dict__.pop("_colonnade_held_head", None)
         if held is not None:
             data = held + data
@@ -467,13 +470,12 @@ def combine_response_writes() -> None:
 
 
 def _flush_held_head(protocol: Any) -> None:
+    """Send a head nothing followed within its turn of the event loop, as a task of its own; the next
+    write of the connection waits for that task, so the head always goes first."""
     held = protocol.__dict__.pop("_colonnade_held_head", None)
     if held is not None:
         from hypercorn.events import RawData
 
-        task = asyncio.get_running_loop().create_task(protocol.send(RawData(data=held)))
-        _head_flushes.add(task)
-        task.add_done_callback(_head_flushes.discard)
-
-
-_head_flushes: set[asyncio.Task[None]] = set()
+        protocol._colonnade_flushing = asyncio.get_running_loop().create_task(
+            protocol.send(RawData(data=held))
+        )

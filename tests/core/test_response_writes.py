@@ -72,3 +72,35 @@ async def test_an_answer_without_a_body_is_sent(serve_app):
     async with httpx.AsyncClient() as client:
         response = await client.get(base_url + "/empty")
     assert response.status_code == 204 and response.content == b""
+
+
+async def test_a_head_sent_on_its_own_still_goes_before_the_body():
+    """The head's own write is a task; a body chunk that comes before that task has run waits for it."""
+    import h11
+    from hypercorn.protocol.h11 import H11Protocol
+
+    from colonnade.serving import combine_response_writes
+
+    combine_response_writes()
+
+    class Connection:
+        def __init__(self) -> None:
+            self.connection = h11.Connection(h11.SERVER)
+            self.connection.receive_data(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            assert isinstance(self.connection.next_event(), h11.Request)
+            self.written: list[bytes] = []
+
+        async def send(self, raw) -> None:
+            await asyncio.sleep(0)  # as hypercorn's send does (a lock, a drain)
+            self.written.append(raw.data)
+
+    connection = Connection()
+    await H11Protocol._send_h11_event(
+        connection, h11.Response(status_code=200, headers=[("content-length", "5")])
+    )
+    await asyncio.sleep(0)  # nothing followed within the turn: the head's write is started as a task
+    await H11Protocol._send_h11_event(connection, h11.Data(data=b"hello"))
+    await H11Protocol._send_h11_event(connection, h11.EndOfMessage())
+
+    assert connection.written[0].startswith(b"HTTP/1.1 200")
+    assert b"".join(connection.written).endswith(b"\r\n\r\nhello")

@@ -126,24 +126,32 @@ async def _fetch_on_held_connection(client: Any, sql: str, params: list[Any]) ->
     held.busy = True
     try:
         rows = await held.connection.fetch(sql, *params)
-    except (OSError, ConnectionError) as error:
+    except Exception as error:
+        if not _broken(error, held):
+            raise
         log.info("the kept database connection failed (%s): back to the pool with it", error)
         await _give_back(client)
-        return None
-    except Exception as error:
-        if _is_connection_failure(error):
-            await _give_back(client)
-            return None
-        raise
+        return None  # the pool's path reads it again: a read can be
     finally:
         held.busy = False
     return [dict(row) for row in rows]
 
 
-def _is_connection_failure(error: Exception) -> bool:
+def _broken(error: Exception, held: _Held) -> bool:
+    """Whether ``error`` says the kept connection is no longer usable, rather than that the statement
+    failed: a closed connection, a client-side protocol error (a terminated backend can leave asyncpg
+    mid-operation), a connection or operator-intervention error from the server (SQLSTATE classes
+    08 and 57)."""
     import asyncpg
 
-    return isinstance(error, (asyncpg.InterfaceError, asyncpg.PostgresConnectionError))
+    try:
+        if held.connection is None or held.connection.is_closed():
+            return True
+    except Exception:  # noqa: BLE001 - the pool detached it (it saw the connection go): broken
+        return True
+    if isinstance(error, asyncpg.PostgresError):
+        return str(getattr(error, "sqlstate", "") or "")[:2] in ("08", "57")
+    return True  # OSError, InterfaceError, InternalClientError and the like
 
 
 async def _give_back(client: Any) -> None:
@@ -281,25 +289,29 @@ async def _insert_on_postgres(client: Any, groups: list[tuple[Any, Any, list[lis
         return False
     sql = _postgres_insert(tuple((model, tuple(executor.regular_columns)) for model, executor, _ in groups))
     params = [list(column) for _model, _executor, rows in groups for column in zip(*rows, strict=True)]
+    import asyncpg
+
     held = _held.get(client)
     try:
         if held is not None and not held.busy and held.connection is not None:
             held.busy = True
             try:
                 await held.connection.execute(sql, *params)
+            except Exception as error:
+                if isinstance(error, asyncpg.IntegrityConstraintViolationError) or not _broken(error, held):
+                    raise
+                log.info("the kept database connection failed (%s): the ORM's path takes the insert", error)
+                await _give_back(client)
+                return False
             finally:
                 held.busy = False
         else:
             async with client._pool.acquire() as connection:
                 await connection.execute(sql, *params)
-    except Exception as error:
-        import asyncpg
+    except asyncpg.IntegrityConstraintViolationError as error:
+        from tortoise.exceptions import IntegrityError
 
-        if isinstance(error, asyncpg.IntegrityConstraintViolationError):
-            from tortoise.exceptions import IntegrityError
-
-            raise IntegrityError(error) from error
-        raise
+        raise IntegrityError(error) from error
     return True
 
 

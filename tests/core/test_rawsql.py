@@ -188,7 +188,8 @@ async def test_a_kept_connection_that_dies_is_replaced(host):
     client = User._meta.db
     _postgres_only(client)
     kept = (await fetch_one(User, BACKEND, [], inline=True))["pid"]
-    await client.execute_query_dict("SELECT pg_terminate_backend($1)", [kept])
+    # Returns once the backend has ended (PostgreSQL 14 and later wait up to the timeout given, in ms).
+    await client.execute_query_dict("SELECT pg_terminate_backend($1, 10000)", [kept])
     # The read that finds it dead is answered through the pool; the next one keeps a new connection.
     assert (await fetch_one(User, USER, ["row@example.test"], inline=True))["email"] == "row@example.test"
     assert (await fetch_one(User, BACKEND, [], inline=True))["pid"] != kept
@@ -211,3 +212,17 @@ async def test_insert_inline_writes_rows_of_several_tables_in_one_go(host):
     with pytest.raises(IntegrityError):
         await insert_inline(ApiKey(user_id="no-such-user", key_hash="f" * 64, prefix="sk-y"), orphan)
     assert await User.filter(email="o@example.test").count() == 0
+
+
+@pytest.mark.asyncio
+async def test_an_insert_on_a_kept_connection_that_died_is_left_to_the_orm(host):
+    from colonnade.auth.models import User
+
+    client = User._meta.db
+    _postgres_only(client)
+    kept = (await fetch_one(User, BACKEND, [], inline=True))["pid"]
+    await client.execute_query_dict("SELECT pg_terminate_backend($1, 10000)", [kept])
+
+    assert await insert_inline(User(email="late@example.test", name="Late")) is False
+    assert await User.filter(email="late@example.test").count() == 0
+    assert await insert_inline(User(email="late@example.test", name="Late")) is True  # through the pool

@@ -331,9 +331,9 @@ async def close_database(context: TortoiseContext | None) -> None:
 
     if context is None:
         return
-    from colonnade.rawsql import release_held_connections
+    from colonnade.rawsql import close_inline_connections
 
-    await release_held_connections()
+    await close_inline_connections()
     await context.close_connections()
     if tortoise_context._global_context is context:
         tortoise_context._global_context = None

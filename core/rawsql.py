@@ -163,10 +163,13 @@ async def _give_back(client: Any) -> None:
             log.debug("releasing the kept connection failed", exc_info=True)
 
 
-async def release_held_connections() -> None:
-    """Give every kept PostgreSQL connection back to its pool (before the pools are closed)."""
+async def close_inline_connections() -> None:
+    """Give every kept PostgreSQL connection back to its pool and close every inline SQLite connection
+    (before the database clients are closed). Any still needed are opened again on their next use."""
     for client in list(_held):
         await _give_back(client)
+    for client in list(_inline):
+        _close_all(_inline.pop(client))
 
 
 #: Each SQLite client's inline connections, by ``(thread, "read" | "write")``.

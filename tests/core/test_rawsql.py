@@ -226,3 +226,24 @@ async def test_an_insert_on_a_kept_connection_that_died_is_left_to_the_orm(host)
     assert await insert_inline(User(email="late@example.test", name="Late")) is False
     assert await User.filter(email="late@example.test").count() == 0
     assert await insert_inline(User(email="late@example.test", name="Late")) is True  # through the pool
+
+
+@pytest.mark.asyncio
+async def test_closing_the_database_closes_the_inline_connections(settings):
+    from colonnade.auth.models import User
+
+    app = create_app(settings)
+    async with app.test_app():
+        await fetch_one(User, USER, ["nobody@example.test"], inline=True)
+        client = User._meta.db
+        opened = dict(rawsql._inline.get(client, {}))
+        held = rawsql._held.get(client)
+    # After the application stopped: SQLite's inline connections are closed, PostgreSQL's kept one is
+    # back in its (now closed) pool.
+    for connection in opened.values():
+        with pytest.raises(sqlite3.ProgrammingError):
+            connection.execute("SELECT 1")
+    assert client not in rawsql._inline and client not in rawsql._held
+    assert opened or held is not None
+    if settings.database.schema_name:
+        await db.drop_postgres_schema(settings)

@@ -77,7 +77,8 @@ async def fetch_all(
             if reader is not None:
                 try:
                     cursor = reader.execute(sql, params)
-                    return list(map(dict, cursor.fetchall()))
+                    names = [column[0] for column in cursor.description]
+                    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
                 except sqlite3.OperationalError:
                     pass  # busy (a checkpoint resetting the log, say): take the usual path
         elif dialect == "postgres":
@@ -199,7 +200,6 @@ def _inline_connection(client: Any, purpose: str) -> sqlite3.Connection | None:
     connection = connections.get(key)
     if connection is None:
         connection = sqlite3.connect(client.filename, isolation_level=None, check_same_thread=False)
-        connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA busy_timeout = 0")  # never block the event loop: fall back instead
         if purpose == "read":
             connection.execute("PRAGMA query_only = ON")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -155,30 +156,33 @@ class Upstream:
 
         :param what: What the body is, for the error detail ("its transcription").
         """
-        import httpx
-
         try:
-            return await response.aread()
-        except httpx.TimeoutException as error:
-            raise self.timeout_error(error) from None
-        except httpx.HTTPError as error:
-            raise UpstreamError(502, f"{self.label} broke off {what}: {type(error).__name__}") from None
+            with self.transport_errors(what):
+                return await response.aread()
         finally:
             await response.aclose()
 
     async def relay(self, response: httpx.Response, what: str) -> AsyncIterator[bytes]:
         """The body of ``response`` as it arrives (errors as in :meth:`read`), closed however it ends."""
+        try:
+            with self.transport_errors(what):
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        finally:
+            await response.aclose()
+
+    @contextmanager
+    def transport_errors(self, what: str) -> Iterator[None]:
+        """Raise httpx's failures inside as :class:`UpstreamError`: a timeout as 504, a broken
+        connection as 502 naming ``what`` ("its speech", "the stream")."""
         import httpx
 
         try:
-            async for chunk in response.aiter_bytes():
-                yield chunk
+            yield
         except httpx.TimeoutException as error:
             raise self.timeout_error(error) from None
         except httpx.HTTPError as error:
             raise UpstreamError(502, f"{self.label} broke off {what}: {type(error).__name__}") from None
-        finally:
-            await response.aclose()
 
     async def read_json(self, response: httpx.Response, what: str) -> Any:
         """The JSON body of ``response``; a body that is not JSON is a 502 naming ``what``."""
@@ -320,14 +324,12 @@ async def _sse_batches(
 ) -> AsyncIterator[tuple[bytes, list[Any], bool]]:
     """``(whole events, their decoded payloads, whether [DONE] was among them)`` as they arrive; after
     ``[DONE]`` the rest of the answer is drained (the connection goes back to the pool)."""
-    import httpx
-
     pending = b""
     # Undecoded bytes skip httpx's decoder layer, one async generator per event fewer.
     encoded = response.headers.get("content-encoding", "identity").lower() not in ("", "identity")
     chunks = response.aiter_bytes() if encoded else response.aiter_raw()
     try:
-        try:
+        with upstream.transport_errors("the stream"):
             async for chunk in chunks:
                 pending += chunk
                 if b"\r" in pending:
@@ -341,12 +343,6 @@ async def _sse_batches(
                 if done:
                     await drain(chunks)
                     return
-        except httpx.TimeoutException as error:
-            raise upstream.timeout_error(error) from None
-        except httpx.HTTPError as error:
-            raise UpstreamError(
-                502, f"{upstream.label} broke off the stream: {type(error).__name__}"
-            ) from None
         if pending.strip():
             raise UpstreamError(502, f"{upstream.label} sent a malformed stream (it ended mid-event)")
     finally:

@@ -113,16 +113,7 @@ async def relay(endpoint: str, actor: Any) -> Any:
 
 async def json_response(response: Any, upstream: Upstream) -> Response:
     """The upstream's JSON body, checked and passed on as it is (no re-encoding)."""
-    import httpx
-
-    try:
-        raw = await response.aread()
-    except httpx.TimeoutException as error:
-        raise upstream.timeout_error(error) from None
-    except httpx.HTTPError as error:
-        raise UpstreamError(502, f"{upstream.label} broke off its answer: {type(error).__name__}") from None
-    finally:
-        await response.aclose()
+    raw = await upstream.read(response, "its answer")
     try:
         jsoncodec.loads(raw)
     except ValueError:

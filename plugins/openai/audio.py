@@ -12,13 +12,11 @@ upstream 4xx with its status.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from colonnade.plugins.openai.engine_shapes import SpeechRequest, SynthesizedSpeech, TranscriptionRequest
+from colonnade.plugins.openai.service import ConnectionEngine
 from colonnade.plugins.openai.upstreams import Upstream, UpstreamError
-
-if TYPE_CHECKING:
-    from colonnade.plugins.openai.service import OpenAIService
 
 #: OpenAI's speech models and voices (its API lists neither: ``/models`` mixes every kind of model).
 TTS_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
@@ -37,18 +35,8 @@ STT_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
 
 
-class OpenAITTSEngine:
-    """Text to speech through ``/audio/speech`` of one OpenAI connection.
-
-    :param service: The plugin's service (connections and pooled clients).
-    :param connection: The connection's name (``None``: the first enabled one).
-    """
-
-    name = "openai"
-
-    def __init__(self, service: OpenAIService, connection: str | None) -> None:
-        self.service = service
-        self.connection = connection
+class OpenAITTSEngine(ConnectionEngine):
+    """Text to speech through ``/audio/speech`` of one OpenAI connection."""
 
     async def list_models(self) -> list[str]:
         return list(TTS_MODELS)
@@ -64,7 +52,7 @@ class OpenAITTSEngine:
         """
         if not request.text.strip():
             raise UpstreamError(400, "Invalid request: text: there is nothing to say")
-        upstream = self.service.connection_for(self.connection, "speech")
+        upstream = self.upstream("speech")
         body: dict[str, Any] = {
             "model": request.model,
             "input": request.text,
@@ -86,25 +74,15 @@ class OpenAITTSEngine:
         return SynthesizedSpeech(content_type, upstream.relay(response, "its speech"), response.aclose)
 
 
-class OpenAISTTEngine:
-    """Speech to text through ``/audio/transcriptions`` of one OpenAI connection.
-
-    :param service: The plugin's service (connections and pooled clients).
-    :param connection: The connection's name (``None``: the first enabled one).
-    """
-
-    name = "openai"
-
-    def __init__(self, service: OpenAIService, connection: str | None) -> None:
-        self.service = service
-        self.connection = connection
+class OpenAISTTEngine(ConnectionEngine):
+    """Speech to text through ``/audio/transcriptions`` of one OpenAI connection."""
 
     async def list_models(self) -> list[str]:
         return list(STT_MODELS)
 
     async def transcribe(self, request: TranscriptionRequest) -> dict[str, Any]:
         """``{"text": ...}`` (plus ``language`` and ``duration`` when the upstream sends them)."""
-        upstream = self.service.connection_for(self.connection, "transcription")
+        upstream = self.upstream("transcription")
         audio = await _gather(request.audio)
         if not audio:
             raise UpstreamError(400, "Invalid request: audio: the recording is empty")

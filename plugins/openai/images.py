@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from colonnade.plugins.openai.engine_shapes import GeneratedImage, ImageEditRequest, ImageRequest
+from colonnade.plugins.openai.service import ConnectionEngine
 from colonnade.plugins.openai.upstreams import Upstream, UpstreamError
-
-if TYPE_CHECKING:
-    from colonnade.plugins.openai.service import OpenAIService
 
 #: OpenAI's image models (``/models`` does not say which models draw).
 IMAGE_MODELS = ("dall-e-2", "dall-e-3", "gpt-image-1", "gpt-image-1.5")
@@ -29,18 +27,8 @@ DEFAULT_MODEL = "dall-e-2"
 SIGNATURES = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"RIFF", "image/webp"))
 
 
-class OpenAIImageEngine:
-    """Image generation and editing through one OpenAI connection (DESIGN.md C5's ``ImageEngine``).
-
-    :param service: The plugin's service (connections and pooled clients).
-    :param connection: The connection's name (``None``: the first enabled one).
-    """
-
-    name = "openai"
-
-    def __init__(self, service: OpenAIService, connection: str | None) -> None:
-        self.service = service
-        self.connection = connection
+class OpenAIImageEngine(ConnectionEngine):
+    """Image generation and editing through one OpenAI connection (DESIGN.md C5's ``ImageEngine``)."""
 
     async def list_models(self) -> list[str]:
         return list(IMAGE_MODELS)
@@ -48,7 +36,7 @@ class OpenAIImageEngine:
     async def generate(self, request: ImageRequest) -> list[GeneratedImage]:
         model = request.model or DEFAULT_MODEL
         body = _body(request.prompt, model, request.n, request.size, request.params)
-        upstream = self.service.connection_for(self.connection, "images")
+        upstream = self.upstream("images")
         response = await upstream.send("images/generations", body, model)
         return _images(await upstream.read_json(response, "its images"), upstream)
 
@@ -61,7 +49,7 @@ class OpenAIImageEngine:
         files = [(field_name, (image.filename, image.data, image.content_type)) for image in request.images]
         if request.mask is not None:
             files.append(("mask", (request.mask.filename, request.mask.data, request.mask.content_type)))
-        upstream = self.service.connection_for(self.connection, "images")
+        upstream = self.upstream("images")
         response = await upstream.send("images/edits", fields, model, files=files)
         return _images(await upstream.read_json(response, "its images"), upstream)
 

@@ -150,3 +150,21 @@ class OpenAIService:
         if unavailable:
             return unavailable[0]
         raise UpstreamError(404, f"Model '{model_id}' was not found")
+
+
+class ConnectionEngine:
+    """Base of the engines that work through one OpenAI connection (speech, transcription, images).
+
+    :param service: The plugin's service (connections and pooled clients).
+    :param connection: The connection's name (``None``: the first enabled one).
+    """
+
+    name = "openai"
+
+    def __init__(self, service: OpenAIService, connection: str | None) -> None:
+        self.service = service
+        self.connection = connection
+
+    def upstream(self, purpose: str) -> Upstream:
+        """The connection to use; 503 naming ``purpose`` when there is none."""
+        return self.service.connection_for(self.connection, purpose)

@@ -53,9 +53,15 @@ def _wav(samples: int = 240, rate: int = 24000) -> bytes:
     data = b"\x00\x00" * samples  # 10 ms of 16-bit mono silence
     fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
     return (
-        b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE"
-        + b"fmt " + struct.pack("<I", len(fmt)) + fmt
-        + b"data" + struct.pack("<I", len(data)) + data
+        b"RIFF"
+        + struct.pack("<I", 36 + len(data))
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
     )
 
 
@@ -158,6 +164,19 @@ def create_app() -> Any:
             content_type="application/json" if not isinstance(control.error_body, str) else "text/plain",
         )
 
+    def admitted(deployment: str | None) -> Any:
+        """What to answer instead of serving (a wrong key, a scripted failure), or ``None``; an Azure
+        deployment the request named is recorded."""
+        answer = refused() or scripted_failure()
+        if answer is None and deployment is not None:
+            control.deployments.append(deployment)
+        return answer
+
+    async def stalled() -> None:
+        """Wait while a test holds ``control.stall``."""
+        if control.stall is not None:
+            await control.stall.wait()
+
     @app.get("/v1/models")
     @app.get("/openai/models")
     async def models() -> Any:
@@ -173,16 +192,13 @@ def create_app() -> Any:
     @app.post("/v1/chat/completions")
     @app.post("/openai/deployments/<deployment>/chat/completions")
     async def chat(deployment: str | None = None) -> Any:
-        if (answer := refused() or scripted_failure()) is not None:
+        if (answer := admitted(deployment)) is not None:
             return answer
         body = await request.get_json()
-        if deployment is not None:
-            control.deployments.append(deployment)
         model = body.get("model") or deployment
         if body.get("stream") and not control.ignore_stream:
             return stream(model, body)
-        if control.stall is not None:
-            await control.stall.wait()
+        await stalled()
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
             "object": "chat.completion",
@@ -219,8 +235,7 @@ def create_app() -> Any:
             finished = False
             try:
                 yield event({"role": "assistant", "content": ""})
-                if control.stall is not None:
-                    await control.stall.wait()
+                await stalled()
                 for number, piece in enumerate(pieces):
                     if control.malformed and number == 0:
                         yield b"data: {not json\n\n"
@@ -241,13 +256,10 @@ def create_app() -> Any:
     @app.post("/v1/embeddings")
     @app.post("/openai/deployments/<deployment>/embeddings")
     async def embeddings(deployment: str | None = None) -> Any:
-        if (answer := refused() or scripted_failure()) is not None:
+        if (answer := admitted(deployment)) is not None:
             return answer
         body = await request.get_json()
-        if deployment is not None:
-            control.deployments.append(deployment)
-        if control.stall is not None:
-            await control.stall.wait()
+        await stalled()
         inputs = body.get("input")
         inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
         vectors = [
@@ -288,11 +300,9 @@ def create_app() -> Any:
     @app.post("/v1/audio/speech")
     @app.post("/openai/deployments/<deployment>/audio/speech")
     async def speech(deployment: str | None = None) -> Any:
-        if (answer := refused() or scripted_failure()) is not None:
+        if (answer := admitted(deployment)) is not None:
             return answer
         body = await request.get_json()
-        if deployment is not None:
-            control.deployments.append(deployment)
         for required in ("model", "input", "voice"):
             if not body.get(required):
                 return invalid(f"Missing required parameter: '{required}'.", required)
@@ -305,8 +315,7 @@ def create_app() -> Any:
             return invalid(f"Invalid value for 'response_format': '{audio_format}'.", "response_format")
         if not 0.25 <= float(body.get("speed", 1.0)) <= 4.0:
             return invalid("speed must be between 0.25 and 4.0", "speed")
-        if control.stall is not None:
-            await control.stall.wait()
+        await stalled()
         content_type, audio = SPEECH[audio_format]
 
         async def pieces() -> Any:  # sent in two pieces, as a streamed body
@@ -318,17 +327,14 @@ def create_app() -> Any:
     @app.post("/v1/audio/transcriptions")
     @app.post("/openai/deployments/<deployment>/audio/transcriptions")
     async def transcriptions(deployment: str | None = None) -> Any:
-        if (answer := refused() or scripted_failure()) is not None:
+        if (answer := admitted(deployment)) is not None:
             return answer
-        if deployment is not None:
-            control.deployments.append(deployment)
         received = await upload("audio/transcriptions")
         if not any(name == "file" for name, *_ in received.files):
             return invalid("Missing required parameter: 'file'.", "file")
         if not received.fields.get("model") and deployment is None:
             return invalid("Missing required parameter: 'model'.", "model")
-        if control.stall is not None:
-            await control.stall.wait()
+        await stalled()
         answer_format = received.fields.get("response_format", "json")
         if answer_format == "text":
             return Response(control.transcript + "\n", content_type="text/plain")
@@ -372,30 +378,24 @@ def create_app() -> Any:
     @app.post("/v1/images/generations")
     @app.post("/openai/deployments/<deployment>/images/generations")
     async def generations(deployment: str | None = None) -> Any:
-        if (answer := refused() or scripted_failure()) is not None:
+        if (answer := admitted(deployment)) is not None:
             return answer
         body = await request.get_json()
-        if deployment is not None:
-            control.deployments.append(deployment)
-        if control.stall is not None:
-            await control.stall.wait()
+        await stalled()
         return images_answer(body)
 
     @app.post("/v1/images/edits")
     @app.post("/openai/deployments/<deployment>/images/edits")
     async def edits(deployment: str | None = None) -> Any:
-        if (answer := refused() or scripted_failure()) is not None:
+        if (answer := admitted(deployment)) is not None:
             return answer
-        if deployment is not None:
-            control.deployments.append(deployment)
         received = await upload("images/edits")
         if not any(name in ("image", "image[]") for name, *_ in received.files):
             return invalid("Missing required parameter: 'image'.", "image")
         for name, filename, content_type, data in received.files:
             if not data.startswith((b"\x89PNG", b"\xff\xd8", b"RIFF")):
                 return invalid(f"Invalid image file {filename!r}: not a PNG, JPEG or WEBP file.", name)
-        if control.stall is not None:
-            await control.stall.wait()
+        await stalled()
         return images_answer(dict(received.fields))
 
     @app.get("/files/<name>")

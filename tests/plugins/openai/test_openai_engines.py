@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import socket
 import wave
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from openai_helpers import UPSTREAM_KEY, connection
+from openai_helpers import UPSTREAM_KEY, closed_port, connection
 
 from colonnade.calling import collect_named
 from colonnade.errors import StartupError
@@ -61,14 +60,6 @@ async def engines(make_app: Any) -> Any:
         )
 
     return build
-
-
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there now: connections are refused
-    return port
 
 
 def sent(fake: Any, path: str) -> list[Any]:

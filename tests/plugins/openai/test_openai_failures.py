@@ -8,23 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import httpx
 import pytest
-from openai_helpers import connection
+from openai_helpers import closed_port, connection
 
 pytestmark = pytest.mark.asyncio
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-
-
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there now: connections are refused
-    return port
 
 
 def sse_payloads(text: str) -> list[str]:

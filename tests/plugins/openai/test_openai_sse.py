@@ -113,7 +113,7 @@ async def test_a_compressed_stream_is_relayed_decoded(proxy, fake_upstream):
     pieces = [compressor.compress(event) + compressor.flush(zlib.Z_SYNC_FLUSH) for event in events]
     pieces.append(compressor.flush())
 
-    text, data = await relayed(
+    _text, data = await relayed(
         proxy, raw_upstream(pieces, headers={"Content-Encoding": "gzip"}), fake_upstream
     )
 

@@ -65,8 +65,9 @@ async def fetch_all(
 ) -> list[dict[str, Any]]:
     """The rows of ``statement`` as dictionaries, run on the connection of ``model``'s app.
 
-    :param inline: The statement is cheap whatever the data (it reads a bounded number of rows
-        through an index): on SQLite, run it in this thread (see the module's documentation).
+    :param inline: The statement reads about as many rows as it returns (a lookup by key, a page
+        through an index): on SQLite it runs in this thread, on PostgreSQL on the kept connection
+        when that is free (see the module's documentation).
     """
     connection = model._meta.db
     dialect = connection.capabilities.dialect
@@ -301,7 +302,7 @@ async def _insert_on_postgres(client: Any, groups: list[tuple[Any, Any, list[lis
             try:
                 await held.connection.execute(sql, *params)
             except Exception as error:
-                if isinstance(error, asyncpg.IntegrityConstraintViolationError) or not _broken(error, held):
+                if not _broken(error, held):  # a constraint broken, say (SQLSTATE class 23)
                     raise
                 log.info("the kept database connection failed (%s): the ORM's path takes the insert", error)
                 await _give_back(client)

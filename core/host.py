@@ -76,6 +76,9 @@ class Host:
     def http_client(self, name: str, **options: Any) -> httpx.AsyncClient:
         """The pooled ``httpx.AsyncClient`` for upstream ``name``; created on first use, closed at shutdown.
 
+        Its connections are made by :class:`colonnade.netbackend.AsyncioBackend` rather than httpcore's
+        anyio backend (unless ``transport`` or a proxy is given, which httpx handles as usual).
+
         :param options: ``httpx.AsyncClient`` arguments, used when the client is first created. A timeout
             is always set (30 s to read, 5 s to connect, unless given).
         """
@@ -83,9 +86,11 @@ class Host:
         if client is None:
             import httpx
 
+            from colonnade.netbackend import UpstreamClient
+
             options.setdefault("timeout", httpx.Timeout(30.0, connect=5.0))
             options.setdefault("limits", httpx.Limits(max_connections=100, max_keepalive_connections=20))
-            client = self._http_clients[name] = httpx.AsyncClient(**options)
+            client = self._http_clients[name] = UpstreamClient(**options)
         return client
 
     async def close_http_clients(self) -> None:

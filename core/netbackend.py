@@ -208,7 +208,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except TimeoutError:
             await self.aclose()
             raise httpcore.ConnectTimeout("timed out in the TLS handshake") from None
-        except (OSError, ssl.SSLError) as error:
+        except OSError as error:  # ssl.SSLError (a failed verification) is one too
             await self.aclose()
             raise httpcore.ConnectError(str(error) or type(error).__name__) from None
         self._transport = self.protocol.transport = transport
@@ -219,7 +219,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return self.protocol.readable
         if info == "ssl_object":
             return self._transport.get_extra_info("ssl_object")
-        if info == "socket":
+        if info == "socket":  # asyncio's and uvloop's stand-in for the socket (setsockopt, fileno, ...)
             return self._transport.get_extra_info("socket")
         if info == "client_addr":
             return self._transport.get_extra_info("sockname")

@@ -91,10 +91,10 @@ class GuardedBackend:
     """
 
     def __init__(self, policy: Callable[[], AddressPolicy]) -> None:
-        import httpcore
+        from colonnade.netbackend import AsyncioBackend
 
         self.policy = policy
-        self.inner = httpcore.AnyIOBackend()
+        self.inner = AsyncioBackend()
 
     async def resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
         import httpcore
@@ -148,19 +148,12 @@ class GuardedBackend:
 
 def guarded_transport(policy: Callable[[], AddressPolicy]) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose connections go through :class:`GuardedBackend` (no proxies)."""
-    import httpcore
     import httpx
 
-    transport = httpx.AsyncHTTPTransport(trust_env=False)
-    # httpx builds its pool without a way to pass a network backend: replace it with one that has ours.
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        max_connections=50,
-        max_keepalive_connections=10,
-        keepalive_expiry=5.0,
-        network_backend=GuardedBackend(policy),
-    )
-    return transport
+    from colonnade.netbackend import asyncio_transport
+
+    limits = httpx.Limits(max_connections=50, max_keepalive_connections=10, keepalive_expiry=5.0)
+    return asyncio_transport(trust_env=False, limits=limits, network_backend=GuardedBackend(policy))
 
 
 def web_client(host: Any) -> httpx.AsyncClient:

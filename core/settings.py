@@ -94,6 +94,10 @@ class AuthSettings(_Section):
     argon2_memory_kib: int = Field(19456, ge=1024)
     argon2_time_cost: int = Field(2, ge=1)
     argon2_parallelism: int = Field(1, ge=1)
+    #: On PostgreSQL, remember the account behind each credential between requests, forgetting it
+    #: when PostgreSQL notifies a change (triggers and ``LISTEN``; see ``colonnade.auth.remembered``):
+    #: one round trip fewer per request. ``false`` looks the caller up on every request.
+    remember_callers: bool = True
     #: Create this admin at start when there are no users (headless bootstrap).
     admin_email: str | None = None
     admin_password: SecretStr | None = None

@@ -1,7 +1,7 @@
 """Authentication and accounts: users, groups, sessions (JWT), API keys, permissions.
 
 Essential core plugin (it cannot be blocked). Implements: register_db_models, register_actions,
-register_events, register_blueprints, startup, actor_from_request, permission_allowed.
+register_events, register_blueprints, startup, shutdown, actor_from_request, permission_allowed.
 Config: the core ``[auth]`` section (see ``colonnade.settings.AuthSettings``).
 """
 
@@ -56,8 +56,16 @@ async def startup(host: Any) -> None:
     from colonnade.auth.bootstrap import create_configured_admin
     from colonnade.auth.service import AuthService
 
-    host.state("auth").service = AuthService(host)
+    service = host.state("auth").service = AuthService(host)
+    await service.start()
     await create_configured_admin(host)
+
+
+@hookimpl
+async def shutdown(host: Any) -> None:
+    service = getattr(host.state("auth"), "service", None)
+    if service is not None:
+        await service.close()
 
 
 @hookimpl

@@ -18,6 +18,7 @@ from colonnade.actors import Actor
 from colonnade.auth import messages
 from colonnade.auth.models import ApiKey, User, new_session_stamp, now
 from colonnade.auth.passwords import Passwords
+from colonnade.auth.remembered import RememberedCallers, install_orm_signals
 from colonnade.auth.stores import AttemptCounter, Revocations
 from colonnade.auth.tokens import InvalidToken, IssuedToken, Tokens, load_or_create_secret
 from colonnade.durations import parse_duration
@@ -88,6 +89,19 @@ class AuthService:
         self.address_attempts = AttemptCounter(
             settings.signin_attempts_per_address, settings.signin_window, host.redis, "address"
         )
+        #: Rows behind credentials, remembered between requests on PostgreSQL (see ``start``).
+        self.remembered = RememberedCallers()
+
+    async def start(self) -> None:
+        """On PostgreSQL, with ``remember_callers`` on, start listening for changes to accounts so
+        that callers need not be looked up on every request."""
+        client = User._meta.db
+        if self.settings.remember_callers and client.capabilities.dialect == "postgres":
+            install_orm_signals()
+            await self.remembered.listen(client)
+
+    async def close(self) -> None:
+        await self.remembered.close()
 
     # -- authentication --------------------------------------------------------------------------
 
@@ -102,39 +116,56 @@ class AuthService:
         if claims.get("typ") != "session":
             return None
         jti = claims["jti"]
-        if self.revocations.shared:
-            if await self.revocations.is_revoked(jti):
-                return None
-            row = await fetch_one(User, SESSION_USER_REVOKED_ELSEWHERE, [claims["id"]], inline=True)
-        else:
-            # The revocation table and the user in one round trip.
-            row = await fetch_one(User, SESSION_USER, [jti, claims["id"]], inline=True)
-            if row is not None and row["revoked"]:
-                return None
-        if row is None or not as_bool(row["active"]) or row["session_stamp"] != claims.get("session_stamp"):
+        if self.revocations.shared and await self.revocations.is_revoked(jti):
             return None
-        await self._touch(row["id"], row["last_active_at"])
+        key = f"jti:{jti}"
+        row = self.remembered.recall(key)
+        if row is None:
+            started = self.remembered.lookup_started()
+            if self.revocations.shared:
+                row = await fetch_one(User, SESSION_USER_REVOKED_ELSEWHERE, [claims["id"]], inline=True)
+            else:
+                # The revocation table and the user in one round trip.
+                row = await fetch_one(User, SESSION_USER, [jti, claims["id"]], inline=True)
+                if row is not None and row["revoked"]:
+                    return None
+            if row is None or not as_bool(row["active"]):
+                return None
+            self.remembered.remember(key, row["id"], row, started)
+        if row["session_stamp"] != claims.get("session_stamp"):
+            return None
+        await self._touch(row)
         return actor_of(row, "session", jti=jti, exp=claims["exp"], token=credential)
 
     async def _actor_for_api_key(self, key: str) -> Actor | None:
         if not self.settings.enable_api_keys:
             return None
-        row = await fetch_one(User, API_KEY_USER, [hash_api_key(key)], inline=True)
-        if row is None or not as_bool(row["active"]):
-            return None
+        key_hash = hash_api_key(key)
+        remembered_as = f"key:{key_hash}"
+        row = self.remembered.recall(remembered_as)
+        if row is None:
+            started = self.remembered.lookup_started()
+            row = await fetch_one(User, API_KEY_USER, [key_hash], inline=True)
+            if row is None or not as_bool(row["active"]):
+                return None
+            self.remembered.remember(remembered_as, row["id"], row, started)
         current = now()
         if row["expires_at"] is not None and row["expires_at"] <= current:
             return None
         last_used = row["key_last_used_at"]
         if last_used is None or current - last_used >= ACTIVITY_WRITE_INTERVAL:
             await ApiKey.filter(id=row["api_key_id"]).update(last_used_at=current)
-        await self._touch(row["id"], row["last_active_at"])
+            row["key_last_used_at"] = current
+        await self._touch(row)
         return actor_of(row, "api_key", api_key_id=row["api_key_id"])
 
-    async def _touch(self, user_id: str, last_active_at: int) -> None:
+    async def _touch(self, row: dict[str, Any]) -> None:
+        """Record the user's activity, at most every :data:`ACTIVITY_WRITE_INTERVAL` seconds (also
+        in a remembered ``row``, so that the requests before PostgreSQL's notice do not write it)."""
         current = now()
-        if current - last_active_at >= ACTIVITY_WRITE_INTERVAL:
-            await User.filter(id=user_id).update(last_active_at=current)
+        if current - row["last_active_at"] >= ACTIVITY_WRITE_INTERVAL:
+            await User.filter(id=row["id"]).update(last_active_at=current)
+            row["last_active_at"] = current
 
     # -- accounts --------------------------------------------------------------------------------
 
@@ -224,9 +255,15 @@ class AuthService:
     async def create_api_key(self, user: User, name: str = "") -> tuple[ApiKey, str]:
         """Replace the user's API key with a new one; the key itself is returned only here."""
         key = "sk-" + secrets.token_hex(16)
-        await ApiKey.filter(user_id=user.id).delete()
+        await self.delete_api_keys(user.id)
         api_key = await ApiKey.create(user=user, key_hash=hash_api_key(key), prefix=key[:7], name=name)
         return api_key, key
+
+    async def delete_api_keys(self, user_id: str) -> int:
+        """Delete the user's API keys; how many there were."""
+        deleted = await ApiKey.filter(user_id=user_id).delete()
+        self.remembered.forget_user(user_id)
+        return deleted
 
 
 def actor_of(user: dict[str, Any], credential: str, **extra: Any) -> Actor:

@@ -264,7 +264,7 @@ async def create_api_key(actor: Actor):
 @bp.delete("/api_key")
 @require("auth.api_keys")
 async def delete_api_key(actor: Actor):
-    deleted = await ApiKey.filter(user_id=actor.id).delete()
+    deleted = await service().delete_api_keys(actor.id)
     if not deleted:
         raise ApiError(404, messages.API_KEY_NOT_FOUND)
     return jsonify(True)

@@ -43,7 +43,10 @@ async def test_migrations_apply_at_start(storage_settings):
     from colonnade.auth.models import User
 
     async with served(storage_settings) as host:
-        assert [(app, name) for app, name, _ in await applied(host)] == [("auth", "0001_initial")]
+        assert [(app, name) for app, name, _ in await applied(host)] == [
+            ("auth", "0001_initial"),
+            ("auth", "0002_change_notifications"),
+        ]
         assert await User.all().count() == 0  # the tables exist
         config = db.tortoise_config(host.settings, db.collect_db_models(host.pm))
         assert await db.pending_migrations(host.db, config) == []
@@ -71,11 +74,12 @@ async def test_a_migration_missing_from_the_record_is_not_taken_as_applied(stora
         connection = host.db.db(db.connection_name(host.settings))
         config = db.tortoise_config(host.settings, db.collect_db_models(host.pm))
         apps = {label: app for label, app in config["apps"].items() if "migrations" in app}
-        assert db.migration_names(apps["auth"]["migrations"]) == {"0001_initial"}
+        assert db.migration_names(apps["auth"]["migrations"]) == {"0001_initial", "0002_change_notifications"}
         assert await db._all_applied(connection, apps)
-        await connection.execute_query("DELETE FROM tortoise_migrations WHERE name = '0001_initial'")
+        latest = "0002_change_notifications"
+        await connection.execute_query(f"DELETE FROM tortoise_migrations WHERE name = '{latest}'")
         assert not await db._all_applied(connection, apps)  # so the full check runs, and finds it
-        assert await db.pending_migrations(host.db, config) == ["auth.0001_initial"]
+        assert await db.pending_migrations(host.db, config) == [f"auth.{latest}"]
 
 
 @pytest.mark.asyncio
@@ -84,7 +88,10 @@ async def test_migrate_on_start_can_be_switched_off(storage_settings):
     settings = storage_settings.model_copy(update={"database": database})
     async with served(settings) as host:
         config = db.tortoise_config(host.settings, db.collect_db_models(host.pm))
-        assert await db.pending_migrations(host.db, config) == ["auth.0001_initial"]
+        assert await db.pending_migrations(host.db, config) == [
+            "auth.0001_initial",
+            "auth.0002_change_notifications",
+        ]
         await db.apply_migrations(host.db, config)
         assert await db.pending_migrations(host.db, config) == []
 

@@ -184,6 +184,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         self._transport.close()
+        if self._transport.get_write_buffer_size():
+            # A request that could not be sent (a write timeout, a peer that stopped reading): close()
+            # alone would keep the connection until the peer takes it all.
+            self._transport.abort()
 
     async def start_tls(
         self,

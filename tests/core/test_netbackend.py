@@ -11,6 +11,7 @@ import asyncio
 import datetime
 import hashlib
 import ipaddress
+import os
 import random
 import socket
 import ssl
@@ -84,6 +85,36 @@ def respond(writer: asyncio.StreamWriter, body: bytes, content_type: str = "text
     writer.write(head.encode() + body)
 
 
+StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def raw_server(
+    handler: StreamHandler, tls: ssl.SSLContext | None = None, unix_path: str | None = None
+) -> AsyncIterator[int]:
+    """Serve ``handler`` on 127.0.0.1 (or on the Unix socket ``unix_path``) and yield the port. A
+    connection is closed when its handler returns, and the server waits for its handlers before it
+    stops, so that no connection outlives the test."""
+    handlers: set[asyncio.Task[None]] = set()
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handlers.add(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+
+    if unix_path is None:
+        listening = await asyncio.start_server(connection, "127.0.0.1", 0, ssl=tls)
+        port = listening.sockets[0].getsockname()[1]
+    else:
+        listening, port = await asyncio.start_unix_server(connection, unix_path), 0
+    async with listening:
+        yield port
+        async with asyncio.timeout(5):
+            await asyncio.gather(*handlers)
+
+
 @asynccontextmanager
 async def http_server(handler: Handler, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
     """Serve ``handler`` on 127.0.0.1; it answers one request and says whether to keep the connection."""
@@ -91,18 +122,14 @@ async def http_server(handler: Handler, tls: ssl.SSLContext | None = None) -> As
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         server.connections += 1
-        try:
-            while (request := await read_request(reader, writer)) is not None and await handler(request):
-                await writer.drain()
-        finally:
-            writer.close()
-            await writer.wait_closed()
-            server.closed.set()
+        while (request := await read_request(reader, writer)) is not None and await handler(request):
+            await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        server.closed.set()
 
-    listening = await asyncio.start_server(connection, "127.0.0.1", 0, ssl=tls)
-    port = listening.sockets[0].getsockname()[1]
-    server.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
-    async with listening:
+    async with raw_server(connection, tls) as port:
+        server.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         yield server
 
 
@@ -270,10 +297,8 @@ def test_a_write_waits_while_the_peer_does_not_read_and_completes_when_it_does(r
         async def slow_reader(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await release.wait()
             received.set_result(await reader.readexactly(len(body)))
-            writer.close()
 
-        async with await asyncio.start_server(slow_reader, "127.0.0.1", 0) as listening:
-            port = listening.sockets[0].getsockname()[1]
+        async with raw_server(slow_reader) as port:
             stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
             writing = asyncio.create_task(stream.write(body, timeout=5))
             await asyncio.sleep(0)  # the write runs up to its wait
@@ -288,16 +313,19 @@ def test_a_write_waits_while_the_peer_does_not_read_and_completes_when_it_does(r
 
 def test_a_write_that_cannot_go_out_in_time_is_a_write_timeout(run):
     async def scenario():
-        async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await asyncio.Event().wait()
+        closed = asyncio.Event()
 
-        async with await asyncio.start_server(never_reads, "127.0.0.1", 0) as listening:
-            port = listening.sockets[0].getsockname()[1]
+        async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await closed.wait()
+
+        async with raw_server(never_reads) as port:
             stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
             with pytest.raises(httpcore.WriteTimeout):
                 await stream.write(pattern(LARGE), timeout=0.05)
             await stream.aclose()
-            listening.close()
+            # The request that could not go out is dropped, not kept until the peer reads it.
+            assert await stream.protocol.wait_readable(timeout=5) and stream.protocol.lost
+            closed.set()
 
     run(scenario())
 
@@ -309,10 +337,8 @@ def test_reading_pauses_while_the_reader_is_behind_and_nothing_is_lost(run):
         async def sender(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writer.write(body)
             await writer.drain()
-            writer.close()
 
-        async with await asyncio.start_server(sender, "127.0.0.1", 0) as listening:
-            port = listening.sockets[0].getsockname()[1]
+        async with raw_server(sender) as port:
             stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
             received, paused, most_buffered = bytearray(), False, 0
             while piece := await stream.read(16384, timeout=5):
@@ -332,10 +358,9 @@ def test_a_unix_socket_connection(run, tmp_path: Path):
     async def scenario():
         async def shout(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writer.write((await reader.readline()).upper())
-            writer.close()
 
         path = str(tmp_path / "upstream.sock")
-        async with await asyncio.start_unix_server(shout, path):
+        async with raw_server(shout, unix_path=path):
             stream = await AsyncioBackend().connect_unix_socket(path, timeout=5)
             await stream.write(b"hello\n")
             assert await stream.read(100, timeout=5) == b"HELLO\n"
@@ -350,6 +375,8 @@ def test_a_unix_socket_connection(run, tmp_path: Path):
 
 @dataclass
 class Certificate:
+    certfile: Path
+    keyfile: Path
     server: ssl.SSLContext
     #: A client context that trusts the certificate (it is self-signed).
     client: ssl.SSLContext
@@ -381,15 +408,16 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     )
     certificate_pem = certificate.public_bytes(serialization.Encoding.PEM)
     directory = tmp_path_factory.mktemp("tls")
-    (directory / "cert.pem").write_bytes(certificate_pem)
-    (directory / "key.pem").write_bytes(
+    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
+    certfile.write_bytes(certificate_pem)
+    keyfile.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(directory / "cert.pem", directory / "key.pem")
-    return Certificate(server, ssl.create_default_context(cadata=certificate_pem.decode()))
+    server.load_cert_chain(certfile, keyfile)
+    return Certificate(certfile, keyfile, server, ssl.create_default_context(cadata=certificate_pem.decode()))
 
 
 def test_an_https_upstream(run, certificate: Certificate):
@@ -416,6 +444,49 @@ def test_an_https_upstream(run, certificate: Certificate):
     run(scenario())
 
 
+async def body_size(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An ASGI app answering with the request's HTTP version and the size of its body."""
+    if scope["type"] == "lifespan":
+        while (message := await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    size, more = 0, True
+    while more:
+        message = await receive()
+        size, more = size + len(message.get("body", b"")), message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": f"HTTP/{scope['http_version']} {size}".encode()})
+
+
+def test_concurrent_uploads_share_one_http2_connection(run, certificate: Certificate):
+    """HTTP/2 (chosen by ALPN, read from ``ssl_object``) has a reader and writers waiting on one stream."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    body = pattern(LARGE // 8)
+
+    async def scenario():
+        with socket.create_server(("127.0.0.1", 0)) as sock:
+            config = Config()
+            config.bind = [f"fd://{os.dup(sock.fileno())}"]  # hypercorn closes the descriptor it is given
+            config.certfile, config.keyfile = str(certificate.certfile), str(certificate.keyfile)
+            config.accesslog = config.errorlog = None
+            stop = asyncio.Event()
+            serving = asyncio.create_task(serve(body_size, config, shutdown_trigger=stop.wait))
+            url = f"https://127.0.0.1:{sock.getsockname()[1]}/"
+            try:
+                async with UpstreamClient(http2=True, verify=certificate.client) as client:
+                    answers = await asyncio.gather(*(client.post(url, content=body) for _ in range(8)))
+                    assert [answer.text for answer in answers] == [f"HTTP/2 {len(body)}"] * 8
+                    assert len(client._transport._pool.connections) == 1
+            finally:
+                stop.set()
+                await serving
+
+    run(scenario())
+
+
 def test_an_untrusted_certificate_is_a_connect_error(run, certificate: Certificate):
     async def scenario():
         async with http_server(hello, tls=certificate.server) as server, UpstreamClient() as client:
@@ -430,10 +501,8 @@ def test_bytes_received_before_the_tls_handshake_are_refused(run, certificate: C
         async def early(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writer.write(b"not a TLS server hello")
             await reader.read()
-            writer.close()
 
-        async with await asyncio.start_server(early, "127.0.0.1", 0) as listening:
-            port = listening.sockets[0].getsockname()[1]
+        async with raw_server(early) as port:
             stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
             assert await stream.protocol.wait_readable(timeout=5)
             with pytest.raises(httpcore.ConnectError, match="before the TLS handshake"):

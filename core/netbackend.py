@@ -40,6 +40,15 @@ HIGH_WATER = 256 * 1024
 #: ... and resumes once the reader has brought them down to this.
 LOW_WATER = 64 * 1024
 
+#: httpcore's names for a stream's details, and asyncio's. The socket is asyncio's (or uvloop's)
+#: stand-in for it, with ``setsockopt``, ``getsockname``, ``fileno``...
+EXTRA_INFO = {
+    "socket": "socket",
+    "client_addr": "sockname",
+    "server_addr": "peername",
+    "ssl_object": "ssl_object",
+}
+
 SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 
 
@@ -69,7 +78,7 @@ class StreamProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        if len(self.buffer) > HIGH_WATER and not self.reading_paused and self.transport is not None:
+        if len(self.buffer) > HIGH_WATER and not self.reading_paused and self._can_pause():
             self.reading_paused = True
             self.transport.pause_reading()
         _wake(self._read_waiter)
@@ -107,14 +116,20 @@ class StreamProtocol(asyncio.Protocol):
         else:
             data = bytes(self.buffer[:max_bytes])
             del self.buffer[:max_bytes]
-        if self.reading_paused and len(self.buffer) <= LOW_WATER and self.transport is not None:
+        if self.reading_paused and len(self.buffer) <= LOW_WATER:
             self.reading_paused = False
-            if not self.transport.is_closing():
+            if self._can_pause():
                 self.transport.resume_reading()
         return data
 
+    def _can_pause(self) -> bool:
+        # A closing transport neither pauses nor resumes (asyncio's TLS one fails once closed).
+        return self.transport is not None and not self.transport.is_closing()
+
     async def wait_readable(self, timeout: float | None) -> bool:
-        """Wait until :attr:`readable`; ``False`` if ``timeout`` passed first."""
+        """Wait until :attr:`readable` (at once if it is); ``False`` if ``timeout`` passed first."""
+        if self.readable:
+            return True
         self._read_waiter = waiter = asyncio.get_running_loop().create_future()
         try:
             return await _wait(waiter, timeout)
@@ -156,12 +171,17 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     (``stream.protocol``, whose state tests and diagnostics may read)."""
 
     def __init__(self, transport: asyncio.Transport, protocol: StreamProtocol) -> None:
-        self._transport = transport
         self.protocol = protocol
+        self._use(transport)
+
+    def _use(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        # Read once: they do not change, and asyncio's TLS transport cannot answer once it is closed.
+        self._extra_info = {name: transport.get_extra_info(key) for name, key in EXTRA_INFO.items()}
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         protocol = self.protocol
-        if not protocol.readable and not await protocol.wait_readable(timeout):
+        if not await protocol.wait_readable(timeout):
             raise httpcore.ReadTimeout("timed out reading from the upstream")
         if protocol.buffer:
             return protocol.take(max_bytes)
@@ -183,11 +203,15 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 raise httpcore.WriteError(_lost_reason(protocol))
 
     async def aclose(self) -> None:
-        self._transport.close()
-        if self._transport.get_write_buffer_size():
+        transport = self._transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size():
             # A request that could not be sent (a write timeout, a peer that stopped reading): close()
-            # alone would keep the connection until the peer takes it all.
-            self._transport.abort()
+            # would keep the connection until the peer takes it all.
+            transport.abort()
+        else:
+            transport.close()
 
     async def start_tls(
         self,
@@ -215,21 +239,14 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except OSError as error:  # ssl.SSLError (a failed verification) is one too
             await self.aclose()
             raise httpcore.ConnectError(str(error) or type(error).__name__) from None
-        self._transport = self.protocol.transport = transport
+        self.protocol.transport = transport
+        self._use(transport)
         return self
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
             return self.protocol.readable
-        if info == "ssl_object":
-            return self._transport.get_extra_info("ssl_object")
-        if info == "socket":  # asyncio's and uvloop's stand-in for the socket (setsockopt, fileno, ...)
-            return self._transport.get_extra_info("socket")
-        if info == "client_addr":
-            return self._transport.get_extra_info("sockname")
-        if info == "server_addr":
-            return self._transport.get_extra_info("peername")
-        return None
+        return self._extra_info.get(info)
 
 
 def _lost_reason(protocol: StreamProtocol) -> str:

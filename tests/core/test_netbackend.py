@@ -241,7 +241,8 @@ def test_an_upstream_that_does_not_answer_in_time_is_a_read_timeout(run):
         return False
 
     async def scenario():
-        async with http_server(silent) as server, UpstreamClient(timeout=httpx.Timeout(5, read=0.05)) as client:
+        timeout = httpx.Timeout(5, read=0.05)
+        async with http_server(silent) as server, UpstreamClient(timeout=timeout) as client:
             with pytest.raises(httpx.ReadTimeout):
                 await client.get(server.url)
 
@@ -257,7 +258,8 @@ def test_a_refused_connection_is_a_connect_error(run):
     run(scenario())
 
 
-def test_a_connection_the_server_closed_while_idle_is_replaced(run):
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_a_connection_the_server_closed_while_idle_is_replaced(run, tls: bool, certificate: Certificate):
     """The pool asks ``is_readable`` of an idle connection before reusing it: the server's close makes it
     readable (at its end), so the next request goes out on a new connection instead of failing."""
     streams: list[AsyncioStream] = []
@@ -273,8 +275,12 @@ def test_a_connection_the_server_closed_while_idle_is_replaced(run):
 
     async def scenario():
         limits = httpx.Limits(max_connections=10, max_keepalive_connections=10)
-        transport = asyncio_transport(limits=limits, network_backend=RecordingBackend())
-        async with http_server(answer_then_close) as server, httpx.AsyncClient(transport=transport) as client:
+        backend = RecordingBackend()
+        transport = asyncio_transport(limits=limits, verify=certificate.client, network_backend=backend)
+        async with (
+            http_server(answer_then_close, certificate.server if tls else None) as server,
+            httpx.AsyncClient(transport=transport) as client,
+        ):
             assert (await client.get(server.url + "/first")).text == "hello /first"
             await server.closed.wait()
             assert await streams[0].protocol.wait_readable(timeout=5)
@@ -436,10 +442,16 @@ def test_an_https_upstream(run, certificate: Certificate):
         ):
             response = await client.get("/")
             assert response.text == "hello /"
-            assert response.extensions["network_stream"].get_extra_info("ssl_object") is not None
+            stream = response.extensions["network_stream"]
+            assert stream.get_extra_info("socket").getpeername() == stream.get_extra_info("server_addr")
             assert (await client.post("/echo", content=body, headers={"content-type": "x/y"})).content == body
             assert (await client.get("/large")).content == body
             assert server.connections == 1
+        # The stream's details, as httpcore's backends give them, still there once it is closed.
+        assert stream.get_extra_info("ssl_object").version().startswith("TLS")
+        assert stream.get_extra_info("server_addr")[:2] == ("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
+        assert stream.get_extra_info("client_addr")[0] == "127.0.0.1"
+        assert stream.get_extra_info("is_readable") is True  # closed: at its end
 
     run(scenario())
 

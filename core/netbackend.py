@@ -238,7 +238,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.ConnectTimeout("timed out in the TLS handshake") from None
         except OSError as error:  # ssl.SSLError (a failed verification) is one too
             await self.aclose()
-            raise httpcore.ConnectError(str(error) or type(error).__name__) from None
+            raise httpcore.ConnectError(_describe(error)) from None
         self.protocol.transport = transport
         self._use(transport)
         return self
@@ -250,9 +250,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
 
 def _lost_reason(protocol: StreamProtocol) -> str:
-    if protocol.error is not None:
-        return str(protocol.error) or type(protocol.error).__name__
-    return "the connection is closed"
+    return "the connection is closed" if protocol.error is None else _describe(protocol.error)
+
+
+def _describe(error: BaseException) -> str:
+    return str(error) or type(error).__name__
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
@@ -297,7 +299,7 @@ async def _connect(
     except TimeoutError:
         raise httpcore.ConnectTimeout("timed out connecting") from None
     except OSError as error:
-        raise httpcore.ConnectError(str(error) or type(error).__name__) from None
+        raise httpcore.ConnectError(_describe(error)) from None
     stream = AsyncioStream(transport, protocol)
     try:
         sock = transport.get_extra_info("socket")
@@ -305,7 +307,7 @@ async def _connect(
             sock.setsockopt(*option)
     except OSError as error:
         transport.close()
-        raise httpcore.ConnectError(str(error)) from None
+        raise httpcore.ConnectError(_describe(error)) from None
     return stream
 
 

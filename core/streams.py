@@ -33,13 +33,23 @@ async def drain(chunks: AsyncIterator[bytes], seconds: float = DRAIN_SECONDS) ->
 async def coalesce(chunks: AsyncIterator[bytes], high_water: int = 256 * 1024) -> AsyncIterator[bytes]:
     """Relay ``chunks`` as they arrive, joining those that arrived while the last write was going out.
 
-    An upstream stream is read in a task of its own; whatever it has buffered by the time the client
-    side asks for more goes out as one write. A lone chunk still goes out at once (first-byte time is
-    unchanged), but a busy server sends one write for many small events instead of one each, which
-    is most of the cost of relaying a stream. Reading pauses while ``high_water`` bytes wait.
+    The first chunk is passed on as it comes. After it, the stream is read in a task of its own;
+    whatever it has buffered by the time the client side asks for more goes out as one write. A lone
+    chunk still goes out at once, but a busy server sends one write for many small events instead of
+    one each, which is most of the cost of relaying a stream. Reading pauses while ``high_water`` bytes wait.
     An exception from ``chunks`` is raised here after the bytes read before it; closing this
     iterator (a client going away) cancels the reading task and closes ``chunks``.
     """
+    # The first chunk goes out from here, as it comes: in the same write as the answer's head, before
+    # the reading task starts (a source with more already buffered would keep the event loop to itself
+    # and hold the first byte back until it had read all of it).
+    try:
+        first = await anext(aiter(chunks))
+    except StopAsyncIteration:
+        return
+    except BaseException:
+        await _close(chunks)
+        raise
     buffer = bytearray()
     arrived = asyncio.Event()
     taken = asyncio.Event()
@@ -63,6 +73,7 @@ async def coalesce(chunks: AsyncIterator[bytes], high_water: int = 256 * 1024) -
 
     reader = asyncio.create_task(read())
     try:
+        yield first
         while True:
             await arrived.wait()
             arrived.clear()
@@ -77,9 +88,13 @@ async def coalesce(chunks: AsyncIterator[bytes], high_water: int = 256 * 1024) -
                 return
     finally:
         await _stop(reader)
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await _close(chunks)
+
+
+async def _close(chunks: AsyncIterator[bytes]) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 #: How often, and how many times, a reading task that has not stopped is cancelled again.

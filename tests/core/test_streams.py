@@ -46,6 +46,23 @@ async def test_a_lone_chunk_goes_out_at_once():
 
 
 @pytest.mark.asyncio
+async def test_the_first_chunk_goes_out_before_the_rest_is_read():
+    """A source that never waits (its upstream's bytes already buffered) must not hold the first
+    chunk back until it has given everything."""
+    produced = []
+
+    async def eager():
+        for piece in (b"a", b"b", b"c"):
+            produced.append(piece)
+            yield piece
+
+    relayed = coalesce(eager())
+    assert await anext(relayed) == b"a"
+    assert produced == [b"a"]
+    assert b"".join([chunk async for chunk in relayed]) == b"bc"
+
+
+@pytest.mark.asyncio
 async def test_chunks_that_arrive_while_the_client_is_busy_go_out_as_one_write():
     source = Source()
     relayed = coalesce(source)
@@ -88,12 +105,13 @@ async def test_closing_the_relay_stops_reading_and_closes_the_source():
 async def test_reading_pauses_at_the_high_water_mark():
     source = Source()
     relayed = coalesce(source, high_water=4)
-    for piece in (b"12", b"34", b"56"):
+    for piece in (b"12", b"34", b"56", b"78"):
         source.queue.put_nowait(piece)
-    assert await anext(relayed) == b"1234"
+    assert await anext(relayed) == b"12"  # the first chunk, as it came
+    assert await anext(relayed) == b"3456"
     assert source.queue.qsize() == 1  # the reader stopped once 4 bytes waited
     source.queue.put_nowait(StopAsyncIteration)
-    assert b"".join([chunk async for chunk in relayed]) == b"56"
+    assert b"".join([chunk async for chunk in relayed]) == b"78"
 
 
 @pytest.mark.asyncio
@@ -114,10 +132,12 @@ async def test_a_reader_that_swallows_a_cancellation_does_not_hang_the_client(mo
 
     monkeypatch.setattr(streams, "_STOP_INTERVAL", 0.01)
     swallowed = []
+    waiting = asyncio.Event()
 
     async def stubborn():
         yield b"first"
         try:
+            waiting.set()
             await asyncio.Event().wait()
         except asyncio.CancelledError:
             swallowed.append(True)  # swallowed once, as wait_for may
@@ -126,5 +146,6 @@ async def test_a_reader_that_swallows_a_cancellation_does_not_hang_the_client(mo
 
     relayed = coalesce(stubborn())
     assert await anext(relayed) == b"first"
+    await waiting.wait()  # the reading task is inside the source
     await relayed.aclose()
     assert swallowed == [True]

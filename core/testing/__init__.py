@@ -310,6 +310,16 @@ async def serve_app() -> AsyncIterator[Any]:
         sock.close()
 
 
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens: connections to it are refused (an upstream that
+    is down)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
 def _listening_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -27,6 +27,7 @@ import pytest
 import uvloop
 
 from colonnade.netbackend import HIGH_WATER, AsyncioBackend, AsyncioStream, UpstreamClient, asyncio_transport
+from colonnade.testing import closed_port
 
 #: More than loopback's socket buffers hold, so that flow control has to step in.
 LARGE = 16 * 1024 * 1024
@@ -143,14 +144,6 @@ async def hello(request: Request) -> bool:
     return True
 
 
-def refused_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 def pattern(size: int) -> bytes:
     """``size`` bytes in which any misplaced piece shows (random, not a repeated block)."""
     return random.Random(size).randbytes(size)
@@ -253,7 +246,7 @@ def test_a_refused_connection_is_a_connect_error(run):
     async def scenario():
         async with UpstreamClient() as client:
             with pytest.raises(httpx.ConnectError):
-                await client.get(f"http://127.0.0.1:{refused_port()}/")
+                await client.get(f"http://127.0.0.1:{closed_port()}/")
 
     run(scenario())
 

@@ -69,10 +69,3 @@ def posts(fake: Any) -> list[Any]:
     return [recorded for recorded in fake.requests if recorded.method == "POST"]
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 where nothing listens: connections to it are refused."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port

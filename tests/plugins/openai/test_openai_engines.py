@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from openai_helpers import UPSTREAM_KEY, closed_port, connection
+from openai_helpers import UPSTREAM_KEY, connection
 
 from colonnade.calling import collect_named
 from colonnade.errors import StartupError
@@ -30,6 +30,7 @@ from colonnade.plugins.openai.engine_shapes import (
     TranscriptionRequest,
 )
 from colonnade.plugins.openai.upstreams import UpstreamError
+from colonnade.testing import closed_port
 from colonnade.testing.fakes.openai import PNG, SPEECH
 
 pytestmark = pytest.mark.asyncio

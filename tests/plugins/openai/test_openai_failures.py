@@ -11,7 +11,9 @@ import json
 
 import httpx
 import pytest
-from openai_helpers import closed_port, connection
+from openai_helpers import connection
+
+from colonnade.testing import closed_port
 
 pytestmark = pytest.mark.asyncio
 

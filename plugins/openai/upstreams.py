@@ -331,13 +331,16 @@ async def _sse_batches(
     try:
         with upstream.transport_errors("the stream"):
             async for chunk in chunks:
-                pending += chunk
-                if b"\r" in pending:
-                    pending = pending.replace(b"\r\n", b"\n")
-                end = pending.rfind(b"\n\n")
-                if end < 0:
-                    continue
-                batch, pending = pending[: end + 2], pending[end + 2 :]
+                if not pending and chunk.endswith(b"\n\n") and b"\r" not in chunk:
+                    batch = chunk  # whole events, as an upstream usually sends them: nothing to join
+                else:
+                    pending += chunk
+                    if b"\r" in pending:
+                        pending = pending.replace(b"\r\n", b"\n")
+                    end = pending.rfind(b"\n\n")
+                    if end < 0:
+                        continue
+                    batch, pending = pending[: end + 2], pending[end + 2 :]
                 payloads, done = _decode_events(batch, upstream)
                 yield batch, payloads, done
                 if done:
@@ -351,6 +354,8 @@ async def _sse_batches(
 
 def _event_data(batch: bytes) -> list[bytes]:
     """The ``data`` of each event of a batch of whole events (several ``data:`` lines joined by newlines)."""
+    if batch.startswith(b"data: ") and batch.find(b"\n") == len(batch) - 2:
+        return [batch[6:-2].strip()]  # one event of one ``data:`` line, the usual case
     found = []
     for event in batch.split(b"\n\n"):
         lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]

@@ -344,13 +344,32 @@ def asyncio_transport(
     return transport
 
 
+class _NoCookieJar(httpx.Cookies):
+    """A jar that keeps no cookie an answer sets."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
 class UpstreamClient(httpx.AsyncClient):
-    """An ``httpx.AsyncClient`` whose default transport connects with :class:`AsyncioBackend`.
+    """An ``httpx.AsyncClient`` whose default transport connects with :class:`AsyncioBackend`, and
+    which keeps no cookies.
 
     Only the transport httpx would build by default is replaced (its ``_init_transport`` hook): a
     ``transport=`` given, ``proxy=``, ``mounts=`` and proxies from the environment behave exactly as
     with ``httpx.AsyncClient``.
+
+    One client serves every user's requests to an upstream, so a cookie one answer set would go out
+    with the next user's request: cookies an upstream sets are dropped (also sparing httpx's cookie
+    handling on every answer). Cookies given as ``cookies=`` are sent as usual; a plugin that needs a
+    cookie sends it in its request's headers.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        jar = _NoCookieJar()
+        jar.update(self.cookies)
+        self._cookies = jar
 
     def _init_transport(  # type: ignore[override]
         self,

@@ -166,6 +166,33 @@ def test_requests_share_one_connection_made_by_the_asyncio_backend(run):
     run(scenario())
 
 
+def test_cookies_an_upstream_sets_are_not_sent_with_later_requests(run):
+    """One client carries every user's requests: a cookie set for one must not go out with another's."""
+    seen: list[str | None] = []
+
+    async def sets_a_cookie(request: Request) -> bool:
+        seen.append(request.headers.get("cookie"))
+        body = b"ok"
+        request.writer.write(
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: session=first-user; Path=/\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        return True
+
+    async def scenario():
+        async with http_server(sets_a_cookie) as server:
+            async with UpstreamClient(base_url=server.url) as client:
+                await client.get("/one")
+                await client.get("/two")
+                assert len(client.cookies) == 0
+            async with UpstreamClient(base_url=server.url, cookies={"given": "yes"}) as client:
+                await client.get("/three")
+        assert seen == [None, None, "given=yes"]
+
+    run(scenario())
+
+
 def test_a_stream_of_many_chunks_arrives_complete_and_in_order(run):
     async def stream(request: Request) -> bool:
         writer = request.writer

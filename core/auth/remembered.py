@@ -50,8 +50,18 @@ TRIGGERS = tuple(
 _live: weakref.WeakSet[RememberedCallers] = weakref.WeakSet()
 
 
+def session_key(jti: str) -> str:
+    """What a session token's row is remembered under."""
+    return f"jti:{jti}"
+
+
+def api_key_key(key_hash: str) -> str:
+    """What an API key's row is remembered under."""
+    return f"key:{key_hash}"
+
+
 class RememberedCallers:
-    """The rows behind credentials, by key (``jti:<token id>``, ``key:<api key hash>``)."""
+    """The rows behind credentials, by key (:func:`session_key`, :func:`api_key_key`)."""
 
     def __init__(self) -> None:
         #: key -> (when remembered, user id, row)
@@ -227,7 +237,7 @@ class RememberedCallers:
         if kind == "user":
             self.forget_user(value)
         elif kind == "jti":
-            self.forget_key(f"jti:{value}")
+            self.forget_key(session_key(value))
         else:
             self.forget_all()
         self._tell_waiters(payload)
@@ -293,7 +303,7 @@ def install_orm_signals() -> None:
         forget_user_everywhere(instance.user_id)
 
     async def token_revoked(sender: Any, instance: Any, *args: Any) -> None:
-        forget_key_everywhere(f"jti:{instance.jti}")
+        forget_key_everywhere(session_key(instance.jti))
 
     for model, handler in ((User, user_changed), (ApiKey, api_key_changed), (RevokedToken, token_revoked)):
         post_save(model)(handler)

@@ -18,7 +18,7 @@ from colonnade.actors import Actor
 from colonnade.auth import messages
 from colonnade.auth.models import ApiKey, User, new_session_stamp, now
 from colonnade.auth.passwords import Passwords
-from colonnade.auth.remembered import RememberedCallers, install_orm_signals
+from colonnade.auth.remembered import RememberedCallers, api_key_key, install_orm_signals, session_key
 from colonnade.auth.stores import AttemptCounter, Revocations
 from colonnade.auth.tokens import InvalidToken, IssuedToken, Tokens, load_or_create_secret
 from colonnade.durations import parse_duration
@@ -118,7 +118,7 @@ class AuthService:
         jti = claims["jti"]
         if self.revocations.shared and await self.revocations.is_revoked(jti):
             return None
-        key = f"jti:{jti}"
+        key = session_key(jti)
         row = self.remembered.recall(key)
         if row is None:
             started = self.remembered.lookup_started()
@@ -141,7 +141,7 @@ class AuthService:
         if not self.settings.enable_api_keys:
             return None
         key_hash = hash_api_key(key)
-        remembered_as = f"key:{key_hash}"
+        remembered_as = api_key_key(key_hash)
         row = self.remembered.recall(remembered_as)
         if row is None:
             started = self.remembered.lookup_started()

@@ -36,15 +36,16 @@ async def coalesce(chunks: AsyncIterator[bytes], high_water: int = 256 * 1024) -
     The first chunk is passed on as it comes. After it, the stream is read in a task of its own;
     whatever it has buffered by the time the client side asks for more goes out as one write. A lone
     chunk still goes out at once, but a busy server sends one write for many small events instead of
-    one each, which is most of the cost of relaying a stream. Reading pauses while ``high_water`` bytes wait.
-    An exception from ``chunks`` is raised here after the bytes read before it; closing this
-    iterator (a client going away) cancels the reading task and closes ``chunks``.
+    one each, which is most of the cost of relaying a stream. Reading pauses while ``high_water``
+    bytes wait. An exception from ``chunks`` is raised here after the bytes read before it; closing
+    this iterator (a client going away) cancels the reading task and closes ``chunks``.
     """
     # The first chunk goes out from here, as it comes: in the same write as the answer's head, before
     # the reading task starts (a source with more already buffered would keep the event loop to itself
     # and hold the first byte back until it had read all of it).
+    source = aiter(chunks)
     try:
-        first = await anext(aiter(chunks))
+        first = await anext(source)
     except StopAsyncIteration:
         return
     except BaseException:
@@ -59,7 +60,7 @@ async def coalesce(chunks: AsyncIterator[bytes], high_water: int = 256 * 1024) -
     async def read() -> None:
         nonlocal ended, failure
         try:
-            async for chunk in chunks:
+            async for chunk in source:
                 buffer.extend(chunk)
                 arrived.set()
                 while len(buffer) >= high_water:

@@ -59,7 +59,8 @@ async def apply(
             )
         else:
             memory = memories[operation.id or ""]
-            memory.updated_at = stamp
+            if operation.action != "remove":  # a removed memory is answered as it was stored
+                memory.updated_at = stamp
             if operation.action == "replace":
                 memory.content = operation.content or memory.content
                 memory.type = operation.type or memory.type

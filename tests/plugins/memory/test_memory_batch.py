@@ -155,3 +155,16 @@ async def test_paths_and_path(memory_app):
     for body in ({}, {"path": ""}, {"path": "food", "limit": 0}):
         response = await env.client.post("/api/v1/memories/path", json=body, headers=env.alice)
         assert response.status_code == 422
+
+
+async def test_a_removed_memory_is_answered_as_it_was_stored(memory_app, monkeypatch):
+    """A remove in a later second than the memory's last change must not restamp the answer (this
+    failed intermittently above, whenever the clock ticked between the two batches)."""
+    from colonnade.plugins.memory import batch
+
+    env = await memory_app()
+    stored = await add(env, env.alice, RUST)
+    later = stored["updated_at"] + 60
+    monkeypatch.setattr(batch, "now", lambda: later)
+    response = await update(env, env.alice, [{"action": "remove", "id": stored["id"]}])
+    assert await response.get_json() == [{"action": "remove", "status": "deleted", "memory": stored}]

@@ -35,6 +35,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from colonnade import chunked
+
 #: Reading from the socket pauses while more than this many bytes wait for the reader...
 HIGH_WATER = 256 * 1024
 #: ... and resumes once the reader has brought them down to this.
@@ -366,6 +368,7 @@ class UpstreamClient(httpx.AsyncClient):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        chunked.install()
         super().__init__(*args, **kwargs)
         jar = _NoCookieJar()
         jar.update(self.cookies)

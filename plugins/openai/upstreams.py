@@ -341,7 +341,15 @@ async def _sse_batches(
                     if end < 0:
                         continue
                     batch, pending = pending[: end + 2], pending[end + 2 :]
-                payloads, done = _decode_events(batch, upstream)
+                try:
+                    payloads, done = _decode_events(batch, upstream)
+                except UpstreamError:
+                    # The events before the malformed one go out first, as if they had come alone.
+                    batch, payloads, done = _events_before_malformed(batch, upstream)
+                    if not done:
+                        if batch:
+                            yield batch, payloads, done
+                        raise
                 yield batch, payloads, done
                 if done:
                     await drain(chunks)
@@ -350,6 +358,23 @@ async def _sse_batches(
             raise UpstreamError(502, f"{upstream.label} sent a malformed stream (it ended mid-event)")
     finally:
         await response.aclose()
+
+
+def _events_before_malformed(batch: bytes, upstream: Upstream) -> tuple[bytes, list[Any], bool]:
+    """The whole events of ``batch`` before its first malformed one (up to ``[DONE]`` if that comes
+    first), their payloads, and whether ``[DONE]`` ended them."""
+    good = b""
+    payloads: list[Any] = []
+    for event in batch.split(b"\n\n")[:-1]:
+        try:
+            decoded, done = _decode_events(event + b"\n\n", upstream)
+        except UpstreamError:
+            break
+        good += event + b"\n\n"
+        payloads += decoded
+        if done:
+            return good, payloads, True
+    return good, payloads, False
 
 
 def _event_data(batch: bytes) -> list[bytes]:

@@ -88,6 +88,21 @@ async def test_a_broken_first_event_is_502(proxy, fake_upstream):
     assert answer.json()["detail"] == "OpenAI upstream 'odd' sent a malformed stream (an event is not JSON)"
 
 
+async def test_events_read_with_a_broken_one_are_relayed_before_the_error(proxy, fake_upstream):
+    # Good events and a broken one in one read (one chunk here; a burst of chunks is read as one).
+    good = "".join(f"data: {json.dumps(chunk(text))}\n\n" for text in ("a", "b"))
+    _, payloads = await relayed(proxy, raw_upstream([(good + "data: <html>\n\n").encode()]), fake_upstream)
+    assert [json.loads(payload) for payload in payloads[:2]] == [chunk("a"), chunk("b")]
+    assert "an event is not JSON" in json.loads(payloads[2])["error"]["message"]
+    assert payloads[3:] == ["[DONE]"]
+
+
+async def test_what_follows_done_in_the_same_read_is_ignored(proxy, fake_upstream):
+    stream = f"data: {json.dumps(chunk('a'))}\n\ndata: [DONE]\n\ndata: <html>\n\n".encode()
+    _, payloads = await relayed(proxy, raw_upstream([stream]), fake_upstream)
+    assert payloads == [json.dumps(chunk("a")), "[DONE]"]
+
+
 async def test_the_first_event_is_relayed_before_the_upstream_sends_more(proxy, fake_upstream):
     gate = asyncio.Event()
     first = f"data: {json.dumps(chunk('now'))}\n\n".encode()

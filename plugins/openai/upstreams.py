@@ -73,6 +73,7 @@ class Upstream:
         # Fetched model list: (monotonic time, raw upstream entries); None until fetched.
         self.cached: tuple[float, list[dict[str, Any]]] | None = None
         self.last_error: UpstreamError | None = None
+        self._parsed_urls: dict[str, httpx.URL] = {}
 
     # -- model ids -------------------------------------------------------------------------------
 
@@ -129,6 +130,8 @@ class Upstream:
         import httpx
 
         url, params = self.url(endpoint, model)
+        if not params:  # a plain connection: its URLs are parsed once (about half of building a request)
+            url = self._parsed_urls.get(url) or self._parsed_urls.setdefault(url, httpx.URL(url))
         headers = self._headers()
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         if files is not None:
@@ -138,7 +141,7 @@ class Upstream:
             extra["content"] = jsoncodec.dumps(body)
             headers["Content-Type"] = "application/json"
         method = "GET" if body is None and files is None else "POST"
-        request = self.client.build_request(method, url, params=params, headers=headers, **extra)
+        request = self.client.build_request(method, url, params=params or None, headers=headers, **extra)
         try:
             response = await self.client.send(request, stream=True)
         except httpx.TimeoutException as error:
@@ -379,13 +382,14 @@ def _events_before_malformed(batch: bytes, upstream: Upstream) -> tuple[bytes, l
 
 def _event_data(batch: bytes) -> list[bytes]:
     """The ``data`` of each event of a batch of whole events (several ``data:`` lines joined by newlines)."""
-    if batch.startswith(b"data: ") and batch.find(b"\n") == len(batch) - 2:
-        return [batch[6:-2].strip()]  # one event of one ``data:`` line, the usual case
     found = []
     for event in batch.split(b"\n\n"):
-        lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
-        if lines:
-            found.append(b"\n".join(lines).strip())
+        if event.startswith(b"data: ") and b"\n" not in event:
+            found.append(event[6:].strip())  # one ``data:`` line, as upstreams send their events
+        elif event:
+            lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
+            if lines:
+                found.append(b"\n".join(lines).strip())
     return found
 
 
@@ -396,15 +400,16 @@ def _decode_events(batch: bytes, upstream: Upstream) -> tuple[list[Any], bool]:
     """
     done = False
     decoded = []
+    loads = jsoncodec.loads
     for payload in _event_data(batch):
         if payload == b"[DONE]":
             done = True
             continue
         try:
-            value = jsoncodec.loads(payload)
+            value = loads(payload)
         except ValueError:
             value = None
-        if not isinstance(value, dict):
+        if type(value) is not dict:
             raise UpstreamError(502, f"{upstream.label} sent a malformed stream (an event is not JSON)")
         decoded.append(value)
     return decoded, done

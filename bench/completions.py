@@ -13,7 +13,11 @@ Then the same streamed request goes to three places, at 1 and at 16 concurrent c
 - ``direct``: the fake upstream's ``/v1/chat/completions`` (the baseline);
 - ``proxy``: ``/openai/chat/completions``, the relay of the openai plugin;
 - ``pipeline``: ``/api/chat/completions``, the completions pipeline (routing, inlet, stream wrappers,
-  outlet) with no filters installed.
+  outlet) with no filters installed;
+- ``floor``: a bare relay, for reference: an ASGI application of a few lines on the server's own stack
+  (hypercorn on uvloop with ``colonnade serve``'s response writes, the upstream client of
+  ``host.http_client``) that forwards the body and passes the upstream's bytes on, with no framework,
+  authentication or checks. What it adds is what the stack itself costs on this machine.
 
 For each it records the time to the first byte of the body (TTFB) and to the end of the stream, per
 request, and the SSE events relayed per second over the whole run; every relayed stream is checked to
@@ -50,7 +54,10 @@ TARGETS = [
     ("direct", "/v1/chat/completions", "the fake upstream itself"),
     ("proxy", "/openai/chat/completions", "the openai plugin's relay"),
     ("pipeline", "/api/chat/completions", "the completions pipeline, no filters"),
+    ("floor", "/v1/chat/completions", "a bare ASGI relay on the same stack, for reference"),
 ]
+#: The targets Colonnade serves, which the issue's targets apply to.
+COLONNADE_TARGETS = ("proxy", "pipeline")
 #: Targets from Open WebUI's issue: (ttfb c=1, ttfb c=16) added, in ms.
 TARGET_ADDED_MS = {"proxy": (1.0, 10.0), "pipeline": (3.0, 30.0)}
 OPEN_WEBUI_ADDED_MS = {"proxy": (6.3, 109.0), "pipeline": (18.0, 271.0)}
@@ -74,13 +81,66 @@ def serve_fake_upstream(port: int) -> None:
     asyncio.run(hypercorn.asyncio.serve(app, config))
 
 
+def serve_floor_relay(port: int, upstream_url: str) -> None:
+    """Serve the bare reference relay on ``port`` until killed (run in a child process)."""
+    import hypercorn.asyncio
+    import uvloop
+    from hypercorn.config import Config
+
+    from colonnade.netbackend import UpstreamClient
+    from colonnade.serving import combine_response_writes
+
+    client: Any = None
+    headers = {"Authorization": f"Bearer {UPSTREAM_KEY}", "Content-Type": "application/json"}
+
+    async def relay(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal client
+        if scope["type"] == "lifespan":
+            await receive()  # lifespan.startup
+            client = UpstreamClient(timeout=60)
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        request = client.build_request(
+            "POST", upstream_url + "/chat/completions", content=body, headers=headers
+        )
+        response = await client.send(request, stream=True)
+        start = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/event-stream")],
+        }
+        await send(start)
+        try:
+            async for piece in response.aiter_raw():
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+        finally:
+            await response.aclose()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    combine_response_writes()
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.errorlog = "-"
+    config.loglevel = "WARNING"
+    uvloop.run(hypercorn.asyncio.serve(relay, config))
+
+
 def write_config(workdir: Path, upstream_url: str) -> Path:
     path = workdir / "colonnade.toml"
     plugins = ", ".join(f'"{name}"' for name in builtin_plugins())
     path.write_text(
         f'[server]\ndata_dir = "{workdir / "data"}"\nlog_level = "warning"\n\n'
         f"[host]\nload_plugins = [{plugins}]\n\n"
-        f"[[plugins.openai.connections]]\nbase_url = \"{upstream_url}\"\napi_key = \"{UPSTREAM_KEY}\"\n"
+        f'[[plugins.openai.connections]]\nbase_url = "{upstream_url}"\napi_key = "{UPSTREAM_KEY}"\n'
     )
     return path
 
@@ -168,45 +228,54 @@ def measure(requests: int) -> dict[str, Any]:
         stderr=(workdir / "upstream.log").open("wb"),
     )
     upstream = f"http://127.0.0.1:{upstream_port}"
+    floor_port = free_port()
+    floor = subprocess.Popen(
+        [sys.executable, __file__, "--serve-floor-relay", str(floor_port), upstream + "/v1"],
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "floor.log").open("wb"),
+    )
     port = free_port()
     config = write_config(workdir, upstream + "/v1")
     server = Server.start(colonnade_command(port), port, workdir / "colonnade.log", server_env(config))
     report: dict[str, Any] = {"machine": machine(), "chunks": CHUNKS, "requests": requests, "runs": {}}
     try:
         _wait_for(upstream)
+        _wait_for(f"http://127.0.0.1:{floor_port}", path="/v1/chat/completions")
         token = sign_up(server.base_url, "bench@bench.test")["token"]
+        upstream_key = {"Authorization": f"Bearer {UPSTREAM_KEY}"}
         where = {
-            "direct": (upstream, {"Authorization": f"Bearer {UPSTREAM_KEY}"}),
-            "proxy": (server.base_url, {"Authorization": f"Bearer {token}"}),
-            "pipeline": (server.base_url, {"Authorization": f"Bearer {token}"}),
+            "direct": (upstream, upstream_key, fake.pid),
+            "proxy": (server.base_url, {"Authorization": f"Bearer {token}"}, server.process.pid),
+            "pipeline": (server.base_url, {"Authorization": f"Bearer {token}"}, server.process.pid),
+            "floor": (f"http://127.0.0.1:{floor_port}", upstream_key, floor.pid),
         }
-        pids = {"upstream": fake.pid, "server": server.process.pid}
         for connections in (1, 16):
             for name, path, _ in TARGETS:
-                base, headers = where[name]
-                measured = pids if name != "direct" else {"upstream": fake.pid}
+                base, headers, pid = where[name]
+                measured = {"upstream": fake.pid} | ({"server": pid} if name != "direct" else {})
                 run = asyncio.run(run_target(base + path, headers, connections, requests, measured))
                 report["runs"][f"{name}_c{connections}"] = run
                 print(f"{name:8s} c={connections:<2d} {_line(run)}", file=sys.stderr)
         report["server_rss_mb"] = server.rss_mb()
     finally:
         server.stop()
-        fake.kill()
-        fake.wait()
+        for child in (floor, fake):
+            child.kill()
+            child.wait()
     return report
 
 
-def _wait_for(base_url: str, timeout: float = 30) -> None:
+def _wait_for(base_url: str, timeout: float = 30, path: str = "/v1/models") -> None:
     import httpx
 
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         try:
-            httpx.get(base_url + "/v1/models", headers={"Authorization": f"Bearer {UPSTREAM_KEY}"})
+            httpx.get(base_url + path, headers={"Authorization": f"Bearer {UPSTREAM_KEY}"})
             return
         except httpx.TransportError:
             time.sleep(0.02)
-    raise RuntimeError("the fake upstream did not start")
+    raise RuntimeError(f"{base_url} did not start")
 
 
 def _line(run: dict[str, Any]) -> str:
@@ -224,7 +293,9 @@ def render(report: dict[str, Any]) -> str:
         "| Figure | c | Direct (fake upstream) | Through Colonnade | Added | Target | Verdict | Open WebUI 0.12.4 added |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name, path, _ in TARGETS[1:]:
+    for name, path, _ in TARGETS:
+        if name not in COLONNADE_TARGETS:
+            continue
         for index, connections in enumerate((1, 16)):
             direct, proxied = runs[f"direct_c{connections}"], runs[f"{name}_c{connections}"]
             added = proxied["ttfb_p50_ms"] - direct["ttfb_p50_ms"]
@@ -240,6 +311,12 @@ def render(report: dict[str, Any]) -> str:
                 f"| `{path}` total p50 ({EVENTS} events) | {connections} | {direct['total_p50_ms']:.2f} ms | "
                 f"{proxied['total_p50_ms']:.2f} ms | +{added_total:.2f} ms | — | — | — |"
             )
+    for connections in (1, 16):
+        direct, floor = runs[f"direct_c{connections}"], runs[f"floor_c{connections}"]
+        lines.append(
+            f"| Bare relay on the same stack (reference) TTFB p50 | {connections} | {direct['ttfb_p50_ms']:.2f} ms "
+            f"| {floor['ttfb_p50_ms']:.2f} ms | +{floor['ttfb_p50_ms'] - direct['ttfb_p50_ms']:.2f} ms | — | — | — |"
+        )
     lines.append("")
     lines.append(
         "| Run | c | TTFB p50 / p99 | Total p50 / p99 | Events relayed/s | Server CPU per stream "
@@ -271,9 +348,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200, help="Streamed requests per run (default 200).")
     parser.add_argument("--json", metavar="PATH", help="Also write the raw results as JSON.")
     parser.add_argument("--serve-fake-upstream", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-floor-relay", nargs=2, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_fake_upstream:
         serve_fake_upstream(args.serve_fake_upstream)
+        return 0
+    if args.serve_floor_relay:
+        serve_floor_relay(int(args.serve_floor_relay[0]), args.serve_floor_relay[1])
         return 0
     report = measure(args.requests)
     print(render(report))

@@ -381,15 +381,21 @@ def _events_before_malformed(batch: bytes, upstream: Upstream) -> tuple[bytes, l
 
 
 def _event_data(batch: bytes) -> list[bytes]:
-    """The ``data`` of each event of a batch of whole events (several ``data:`` lines joined by newlines)."""
+    """The ``data`` of each event of a batch of whole events (several ``data:`` lines joined by newlines).
+
+    Surrounding whitespace may be left on a payload (JSON ignores it; :func:`_decode_events` allows it
+    around ``[DONE]``).
+    """
+    if batch.startswith(b"data: "):
+        # Events of one ``data:`` line each, as upstreams send them: one split for the whole batch.
+        found = batch[6:-2].split(b"\n\ndata: ")
+        if len(found) == batch.count(b"\n\n") and batch.count(b"\n") == 2 * len(found):
+            return found
     found = []
     for event in batch.split(b"\n\n"):
-        if event.startswith(b"data: ") and b"\n" not in event:
-            found.append(event[6:].strip())  # one ``data:`` line, as upstreams send their events
-        elif event:
-            lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
-            if lines:
-                found.append(b"\n".join(lines).strip())
+        lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
+        if lines:
+            found.append(b"\n".join(lines).strip())
     return found
 
 
@@ -408,6 +414,9 @@ def _decode_events(batch: bytes, upstream: Upstream) -> tuple[list[Any], bool]:
         try:
             value = loads(payload)
         except ValueError:
+            if payload.strip() == b"[DONE]":
+                done = True
+                continue
             value = None
         if type(value) is not dict:
             raise UpstreamError(502, f"{upstream.label} sent a malformed stream (an event is not JSON)")

@@ -134,3 +134,23 @@ async def test_a_compressed_stream_is_relayed_decoded(proxy, fake_upstream):
 
     assert [json.loads(item)["choices"][0]["delta"]["content"] for item in data[:-1]] == ["Hel", "lo"]
     assert data[-1] == "[DONE]"
+
+
+@pytest.mark.parametrize(
+    ("batch", "payloads"),
+    [
+        (b"data: A\n\n", [b"A"]),
+        (b"data: A\n\ndata: B\n\n", [b"A", b"B"]),
+        (b"data: A\n\ndata:B\n\n", [b"A", b"B"]),  # no space after the colon
+        (b"data: A\n\n\n", [b"A"]),  # a stray blank line
+        (b"data: A\ndata: B\n\n", [b"A\nB"]),  # one event, two data lines
+        (b": keep-alive\n\ndata: A\n\n", [b"A"]),
+        (b"data: A\n\nevent: x\ndata: B\n\n", [b"A", b"B"]),
+        (b"data:  A \n\n", [b"A"]),
+        (b"data: A\n\ndata: \n\n", [b"A", b""]),
+    ],
+)
+async def test_the_data_of_each_event_in_a_batch(batch, payloads):
+    from colonnade.plugins.openai.upstreams import _event_data
+
+    assert [payload.strip() for payload in _event_data(batch)] == payloads

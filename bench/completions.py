@@ -66,26 +66,19 @@ OPEN_WEBUI_ADDED_MS = {"proxy": (6.3, 109.0), "pipeline": (18.0, 271.0)}
 def serve_fake_upstream(port: int) -> None:
     """Serve the fake OpenAI upstream on ``port`` until killed (run in a child process)."""
     import hypercorn.asyncio
-    from hypercorn.config import Config
 
     from colonnade.testing.fakes.openai import create_app
 
     app = create_app()
     app.control.chunk_count = CHUNKS
     app.control.api_key = UPSTREAM_KEY
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-    config.errorlog = "-"
-    config.loglevel = "WARNING"
-    asyncio.run(hypercorn.asyncio.serve(app, config))
+    asyncio.run(hypercorn.asyncio.serve(app, _hypercorn_config(port)))
 
 
 def serve_floor_relay(port: int, upstream_url: str) -> None:
     """Serve the bare reference relay on ``port`` until killed (run in a child process)."""
     import hypercorn.asyncio
     import uvloop
-    from hypercorn.config import Config
 
     from colonnade.netbackend import UpstreamClient
     from colonnade.serving import combine_response_writes
@@ -126,12 +119,19 @@ def serve_floor_relay(port: int, upstream_url: str) -> None:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     combine_response_writes()
+    uvloop.run(hypercorn.asyncio.serve(relay, _hypercorn_config(port)))
+
+
+def _hypercorn_config(port: int) -> Any:
+    """hypercorn on 127.0.0.1:``port``, logging warnings only."""
+    from hypercorn.config import Config
+
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
     config.errorlog = "-"
     config.loglevel = "WARNING"
-    uvloop.run(hypercorn.asyncio.serve(relay, config))
+    return config
 
 
 def write_config(workdir: Path, upstream_url: str) -> Path:

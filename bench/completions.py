@@ -306,19 +306,19 @@ def render(report: dict[str, Any]) -> str:
             verdict = "met" if added <= target else "**missed**"
             lines.append(
                 f"| `{path}` TTFB p50 | {connections} | {direct['ttfb_p50_ms']:.2f} ms | "
-                f"{proxied['ttfb_p50_ms']:.2f} ms | +{added:.2f} ms | ≤ +{target:g} ms | {verdict} | "
+                f"{proxied['ttfb_p50_ms']:.2f} ms | {added:+.2f} ms | ≤ +{target:g} ms | {verdict} | "
                 f"+{OPEN_WEBUI_ADDED_MS[name][index]:g} ms |"
             )
             added_total = proxied["total_p50_ms"] - direct["total_p50_ms"]
             lines.append(
                 f"| `{path}` total p50 ({EVENTS} events) | {connections} | {direct['total_p50_ms']:.2f} ms | "
-                f"{proxied['total_p50_ms']:.2f} ms | +{added_total:.2f} ms | — | — | — |"
+                f"{proxied['total_p50_ms']:.2f} ms | {added_total:+.2f} ms | — | — | — |"
             )
     for connections in (1, 16):
         direct, floor = runs[f"direct_c{connections}"], runs[f"floor_c{connections}"]
         lines.append(
             f"| Bare relay on the same stack (reference) TTFB p50 | {connections} | {direct['ttfb_p50_ms']:.2f} ms "
-            f"| {floor['ttfb_p50_ms']:.2f} ms | +{floor['ttfb_p50_ms'] - direct['ttfb_p50_ms']:.2f} ms | — | — | — |"
+            f"| {floor['ttfb_p50_ms']:.2f} ms | {floor['ttfb_p50_ms'] - direct['ttfb_p50_ms']:+.2f} ms | — | — | — |"
         )
     lines.append("")
     lines.append(

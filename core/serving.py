@@ -146,6 +146,7 @@ def serve_in_process(app: Quart, settings: Settings) -> None:
     freeze_after_startup(app)
     explain_protocol_errors()
     combine_response_writes()
+    install_joined_chunked_reader()
     try:
         with asyncio.Runner(loop_factory=lambda: new_event_loop(config.worker_class)) as runner:
             runner.run(_serve_until_signalled(app, config))
@@ -352,6 +353,7 @@ def worker_app() -> Any:
     freeze_after_startup(app)
     explain_protocol_errors()
     combine_response_writes()
+    install_joined_chunked_reader()
     return app
 
 
@@ -426,6 +428,14 @@ def _exit_worker(message: str) -> None:
             pass  # the supervisor has finished already (this worker was being stopped anyway)
     # os._exit: multiprocessing would otherwise print the traceback of the SystemExit's cause.
     os._exit(2)
+
+
+def install_joined_chunked_reader() -> None:
+    """Chunked request bodies are read as upstream answers are, a buffer at a time
+    (:mod:`colonnade.chunked`), whether or not an upstream client was made yet."""
+    from colonnade import chunked
+
+    chunked.install()
 
 
 def combine_response_writes() -> None:

@@ -171,3 +171,11 @@ def test_an_upstream_client_reads_a_burst_of_chunks_as_one_piece():
     pieces = asyncio.run(main())
     assert pieces[0] == b"".join(EVENTS)
     assert b"".join(pieces[1:]) == b"data: [DONE]\n\n"
+
+
+def test_serving_installs_it_for_request_bodies(monkeypatch):
+    from colonnade.serving import install_joined_chunked_reader
+
+    monkeypatch.setitem(READERS[h11.SEND_BODY], "chunked", ChunkedReader)
+    install_joined_chunked_reader()
+    assert READERS[h11.SEND_BODY]["chunked"] is JoinedChunkedReader

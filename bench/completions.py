@@ -329,7 +329,7 @@ def render(report: dict[str, Any]) -> str:
     for key, run in runs.items():
         name, connections = key.rsplit("_c", 1)
         lines.append(
-            f"| {name} | {connections} | {run['ttfb_p50_ms']:.2f} / {run.get('ttfb_mean_ms', float('nan')):.2f} / "
+            f"| {name} | {connections} | {run['ttfb_p50_ms']:.2f} / {run['ttfb_mean_ms']:.2f} / "
             f"{run['ttfb_p99_ms']:.2f} ms | "
             f"{run['total_p50_ms']:.2f} / {run['total_p99_ms']:.2f} ms | {run['events_per_second']:,.0f} | "
             f"{_cpu(run, 'server')} | {_cpu(run, 'upstream')} | {run['incomplete_streams']} of {run['requests']} |"

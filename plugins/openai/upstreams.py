@@ -131,7 +131,9 @@ class Upstream:
 
         url, params = self.url(endpoint, model)
         if not params:  # a plain connection: its URLs are parsed once (about half of building a request)
-            url = self._parsed_urls.get(url) or self._parsed_urls.setdefault(url, httpx.URL(url))
+            if url not in self._parsed_urls:
+                self._parsed_urls[url] = httpx.URL(url)
+            url = self._parsed_urls[url]
         headers = self._headers()
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         if files is not None:

@@ -134,8 +134,8 @@ async def stream_response(response: Any, upstream: Upstream) -> Response:
     async def body() -> AsyncIterator[bytes]:
         try:
             yield first
-            # Each batch is already everything one read of the upstream found (``colonnade.chunked``):
-            # no reading task to join batches (``coalesce``), whose hand-offs cost more than they saved.
+            # Each batch is already everything one read of the upstream found (``colonnade.chunked``),
+            # so there is nothing for a reading task to join (``coalesce``, which the pipeline uses).
             async for batch in events:
                 yield batch
         except UpstreamError as error:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import socket
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from files_helpers import BOUNDARY, multipart_headers
+
+from colonnade.testing import closed_port
 
 MIB = 1024 * 1024
 
@@ -157,9 +158,7 @@ async def test_s3_too_large_is_413_and_aborted(files_app, auth_headers, s3_serve
 
 @pytest.mark.asyncio
 async def test_s3_unreachable_is_502(files_app, auth_headers):
-    with socket.socket() as closed:  # a port nothing listens on
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = closed_port()
     files = await files_app(s3_config(f"http://127.0.0.1:{port}", "nowhere"))
     headers = await auth_headers(files.app)
     response = await files.upload(headers, b"data")

@@ -12,6 +12,7 @@ from quart import Quart, Response, redirect, request
 from rag_helpers import WordEmbeddings, pdf_bytes
 
 from colonnade.plugins.rag.youtube import parse_transcript, video_id
+from colonnade.testing import closed_port
 from colonnade.testing.fakes.youtube import FakeTrack, FakeVideo
 
 PAGE = """<!DOCTYPE html><html><head><title>Lighthouses</title><style>p {color: red}</style>
@@ -187,10 +188,7 @@ async def test_unreachable_and_silent_hosts_are_400s(rag_app, auth_headers, fake
     _, client, _, _, alice = await started(
         rag_app, auth_headers, fake_upstream, web_loader_allow_private_addresses=True, web_loader_timeout=0.2
     )
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()  # nothing listens there: the connection is refused
+    port = closed_port()  # nothing listens there: the connection is refused
     status, body = await post(client, "process/web", alice, url=f"http://127.0.0.1:{port}/page")
     assert status == 400 and body["detail"].startswith(f"Fetching from 127.0.0.1:{port} failed")
 

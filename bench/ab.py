@@ -9,8 +9,11 @@ both sides at once (or in alternation) and prints every round; read the medians,
   (cores - 1 threads) against asyncio's default pool (``asyncio.to_thread``, cores + 4 threads).
 - ``startup``: CPU time to import everything and build the application, as now against PyJWT imported
   eagerly and Werkzeug's URL builders compiled at registration (as before the fix).
+- ``httpcore-locks``: an upstream client alone (``UpstreamClient`` on uvloop, its own process) sending
+  small streamed requests to a loopback server that answers at once, at 1 and 16 concurrent requests:
+  CPU per request with ``colonnade.httpcore_locks`` installed, and with httpcore's anyio lock and event.
 
-Usage: ``.venv/bin/python bench/ab.py json|hashing|startup [--rounds 4] [--duration 3]``.
+Usage: ``.venv/bin/python bench/ab.py json|hashing|startup|httpcore-locks [--rounds 4] [--duration 3]``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,55 @@ EAGER_STARTUP = (
     "import jwt\nimport colonnade.app as a, colonnade.fastpaths as f\n"
     "a.install_fast_paths = f.install_json_fast_path\n"
 )
+WITH_ANYIO_LOCKS = "import colonnade.httpcore_locks as h\nh.install = lambda: False\n"
+#: A server answering every request on a kept connection at once with a one-event chunked stream.
+INSTANT_UPSTREAM = """
+import asyncio, sys, uvloop
+ANSWER = (b"HTTP/1.1 200 OK\\r\\ncontent-type: text/event-stream\\r\\ntransfer-encoding: chunked\\r\\n\\r\\n"
+          b"e\\r\\ndata: [DONE]\\n\\n\\r\\n0\\r\\n\\r\\n")
+class Answer(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport, self.received = transport, b""
+    def data_received(self, data):
+        self.received += data
+        while b"\\r\\n\\r\\n" in self.received:
+            head, _, rest = self.received.partition(b"\\r\\n\\r\\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\\r\\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            if len(rest) < length:
+                return
+            self.received = rest[length:]
+            self.transport.write(ANSWER)
+async def main():
+    server = await asyncio.get_running_loop().create_server(Answer, "127.0.0.1", int(sys.argv[1]))
+    print("ready", flush=True)
+    await server.serve_forever()
+uvloop.run(main())
+"""
+#: Prints the CPU seconds per request of an upstream client; ``{patch}`` runs first.
+UPSTREAM_REQUESTS = """
+{patch}import asyncio, time, uvloop
+from colonnade.netbackend import UpstreamClient
+async def main():
+    client = UpstreamClient(timeout=30)
+    url = "http://127.0.0.1:{port}/v1/chat/completions"
+    body = b'{{"model": "m", "stream": true, "messages": [{{"role": "user", "content": "Hi"}}]}}'
+    headers = {{"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}}
+    async def one():
+        request = client.build_request("POST", url, content=body, headers=headers)
+        response = await client.send(request, stream=True)
+        async for _ in response.aiter_raw():
+            pass
+        await response.aclose()
+    async def connection(count):
+        for _ in range(count):
+            await one()
+    await connection(200)  # warm-up
+    started = time.process_time()
+    await asyncio.gather(*(connection({requests} // {concurrency}) for _ in range({concurrency})))
+    print((time.process_time() - started) / {requests})
+uvloop.run(main())
+"""
 BUILD_APP = (
     "import time\nstarted = time.process_time()\n{patch}"
     "import colonnade.cli, hypercorn.asyncio\nfrom colonnade.app import create_app\n"
@@ -133,9 +185,38 @@ def compare_startup(work: Path, rounds: int) -> None:
         )
 
 
+def compare_httpcore_locks(rounds: int, requests: int = 4000) -> None:
+    port = core.free_port()
+    upstream = subprocess.Popen(
+        [sys.executable, "-c", INSTANT_UPSTREAM, str(port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert upstream.stdout is not None and upstream.stdout.readline().strip() == "ready"
+        for concurrency in (1, 16):
+            cpu: dict[str, list[float]] = {"now": [], "anyio's (before)": []}
+            for _ in range(rounds):
+                for name, patch in (("now", ""), ("anyio's (before)", WITH_ANYIO_LOCKS)):
+                    code = UPSTREAM_REQUESTS.format(
+                        patch=patch, port=port, requests=requests, concurrency=concurrency
+                    )
+                    output = subprocess.run(
+                        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+                    ).stdout
+                    cpu[name].append(float(output.split()[-1]) * 1e6)
+            for name, values in cpu.items():
+                rounds_text = ", ".join(f"{value:.0f}" for value in values)
+                print(
+                    f"c={concurrency:<2d} {name:17s} median {statistics.median(values):.0f} µs CPU per request"
+                    f" (rounds: {rounds_text})"
+                )
+    finally:
+        upstream.kill()
+        upstream.wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("comparison", choices=("json", "hashing", "startup"))
+    parser.add_argument("comparison", choices=("json", "hashing", "startup", "httpcore-locks"))
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--duration", type=float, default=3.0)
     args = parser.parse_args()
@@ -145,8 +226,10 @@ def main() -> int:
             compare_json(work, args.rounds, args.duration)
         elif args.comparison == "hashing":
             compare_hashing(work, args.rounds, args.duration)
-        else:
+        elif args.comparison == "startup":
             compare_startup(work, args.rounds)
+        else:
+            compare_httpcore_locks(args.rounds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

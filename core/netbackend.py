@@ -35,7 +35,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from colonnade import chunked
+from colonnade import chunked, httpcore_locks
 
 #: Reading from the socket pauses while more than this many bytes wait for the reader...
 HIGH_WATER = 256 * 1024
@@ -369,6 +369,7 @@ class UpstreamClient(httpx.AsyncClient):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         chunked.install()
+        httpcore_locks.install()
         super().__init__(*args, **kwargs)
         jar = _NoCookieJar()
         jar.update(self.cookies)

@@ -241,6 +241,9 @@ def create_app() -> Any:
                         yield b"data: {not json\n\n"
                         continue
                     yield event({"content": piece})
+                    # A model server generates its streams side by side, a token each in turn; without
+                    # this the whole stream would go out in one turn, and concurrent streams one by one.
+                    await asyncio.sleep(0)
                 yield event({}, "stop")
                 if control.send_done:
                     yield b"data: [DONE]\n\n"

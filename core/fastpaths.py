@@ -27,15 +27,35 @@ list of 50 chats; orjson writes the same document in a tenth of that. :func:`ins
 the encoder of every JSON response, producing what Quart's provider would (compact, dates, models and
 anything else through the same ``default`` chain), except that keys keep their order instead of being
 sorted. Whatever orjson refuses (an integer beyond 64 bits, say) takes the standard path.
+
+**Turns of the event loop before a view runs.** hypercorn already runs each request in a task of its
+own. Quart's HTTP connection then starts two more, one reading the body and one handling the request,
+waits for the first to finish with ``asyncio.wait`` and cancels the other; and ``request.get_data()``
+waits for the body through ``asyncio.wait_for``, which starts one more task, even when the body is all
+there. Each task starts only on a later turn of the event loop, behind every task ready by then: at 16
+concurrent streams a turn relays a batch for each of them. Counted on the ``/openai`` relay, Quart's way
+took four turns between hypercorn calling the application and the upstream request leaving; with
+:class:`InlineHTTPConnection` and :class:`CompleteBodyRequest` it takes none, as in a bare ASGI relay:
+
+- the request is handled in the task hypercorn called the application in;
+- the request's first message, which hypercorn has queued before calling the application, is read
+  there too, and a body whose ``Content-Length`` bytes are all in is complete at once;
+- ``get_data()`` returns a complete body without a task; one still arriving is waited for as before,
+  ``BODY_TIMEOUT`` included;
+- the rest of the body, and the client's disconnect, still come through a reading task, which cancels
+  the view when the client goes, as Quart's ``asyncio.wait`` did.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from quart.asgi import ASGIHTTPConnection
 from quart.routing import QuartRule
-from werkzeug.sansio.response import Response as BaseResponse
+from quart.wrappers.request import Body, Request
 from werkzeug.routing import Rule
+from werkzeug.sansio.response import Response as BaseResponse
 
 # Exact types only: a subclass (a ``str`` enum, an ``OrderedDict``) may dump differently.
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -46,9 +66,106 @@ _MAX_DEPTH = 32
 def install_fast_paths(app: Any) -> None:
     """Install the fast paths; call after ``QuartSchema(app)`` and before any route is registered."""
     app.url_rule_class = LazyBuildRule
+    app.asgi_http_class = InlineHTTPConnection
+    if issubclass(app.request_class, Request) and not issubclass(app.request_class, CompleteBodyRequest):
+        app.request_class = type(app.request_class.__name__, (CompleteBodyRequest, app.request_class), {})
     install_json_fast_path(app)
     install_orjson(app)
     install_type_adapter_cache()
+
+
+class InlineHTTPConnection(ASGIHTTPConnection):
+    """Quart's HTTP connection, handling the request in the task the server called it in (see the module
+    docstring). What a view sees is unchanged: its body (the first message read here, the rest by a
+    reading task), and a disconnect cancels the view (and whatever it awaits, such as an upstream
+    request) as before."""
+
+    async def __call__(self, receive: Any, send: Any) -> None:
+        request = self._create_request_from_scope(send)
+        if not await self._take_first_message(request, receive):
+            return  # the client went away before the request was handled
+        handler: asyncio.Task[Any] = asyncio.current_task()  # type: ignore[assignment]
+        reader = asyncio.ensure_future(self.handle_messages(request, receive))
+        handling = True
+        cancelled_by_reader = False
+
+        def reader_done(_: asyncio.Future[None]) -> None:
+            # The client went away (or reading failed) while the request is handled: stop the handler.
+            nonlocal cancelled_by_reader
+            if handling:
+                cancelled_by_reader = True
+                handler.cancel()
+
+        reader.add_done_callback(reader_done)
+        try:
+            await self.handle_request(request, send)
+        except asyncio.CancelledError:
+            # Ours to absorb only if nobody else (the server shutting down) cancelled the task too.
+            if not cancelled_by_reader or handler.uncancel() > 0:
+                raise
+        else:
+            if cancelled_by_reader:  # a view that caught the cancellation and went on
+                handler.uncancel()
+        finally:
+            handling = False
+            if not reader.done():
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+        if not reader.cancelled() and reader.exception() is not None:
+            raise reader.exception()  # type: ignore[misc]
+
+    async def _take_first_message(self, request: Any, receive: Any) -> bool:
+        """Read the request's first message here; ``False`` if it says the client disconnected.
+
+        hypercorn queues what came with the request's head (a small body, or the end of an empty one)
+        before it calls the application, so this does not wait; a body that is all here (``Content-
+        Length`` bytes) is complete at once, before the view asks for it. A body that has not started
+        to arrive is waited for at most ``BODY_TIMEOUT``, and is then the reading task's, as in Quart.
+        """
+        try:
+            async with asyncio.timeout(request.body_timeout):
+                message = await receive()
+        except TimeoutError:
+            return True
+        if message["type"] == "http.disconnect":
+            return False
+        body = request.body
+        body.append(message.get("body", b""))
+        expected = request.content_length
+        if not message.get("more_body", False) or (
+            expected is not None and len(message.get("body", b"")) >= expected
+        ):
+            body.set_complete()
+        return True
+
+
+class TrackedBody(Body):
+    """Quart's request body, which says when it is complete (``completed``)."""
+
+    completed = False
+
+    def set_complete(self) -> None:
+        self.completed = True
+        super().set_complete()
+
+
+class CompleteBodyRequest(Request):
+    """Quart's request whose ``get_data`` returns a body that is already complete at once.
+
+    Quart's waits for the body with ``asyncio.wait_for(body, timeout)``, which starts a task for it:
+    two turns of the event loop even when every byte is there. The timeout only matters for a body
+    still arriving, which takes Quart's path as before."""
+
+    body_class = TrackedBody
+
+    async def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False) -> Any:
+        body = self.body
+        if parse_form_data or not getattr(body, "completed", False):
+            return await super().get_data(cache, as_text, parse_form_data)
+        raw_data = await body  # complete: no wait (or the error it holds, such as a body too large)
+        if not cache:
+            body.clear()
+        return raw_data.decode() if as_text else raw_data
 
 
 class LazyBuildRule(QuartRule):
@@ -158,7 +275,9 @@ def install_orjson(app: Any) -> None:
             if (self.compact is None and self._app.debug) or self.compact is False:
                 return None  # indented output: the standard path
             try:
-                return orjson.dumps(obj, default=self.default, option=options | (orjson.OPT_APPEND_NEWLINE * newline))
+                return orjson.dumps(
+                    obj, default=self.default, option=options | (orjson.OPT_APPEND_NEWLINE * newline)
+                )
             except TypeError:  # orjson.JSONEncodeError is one: a value orjson cannot write
                 return None
 
@@ -187,7 +306,7 @@ def install_type_adapter_cache() -> None:
     A ``TypeAdapter`` holds no state beyond its type and is safe to share, so every use gets the answer a
     fresh one would give. Unhashable types get a fresh adapter as before.
     """
-    import quart_schema.conversion as conversion
+    from quart_schema import conversion
 
     make = getattr(conversion.TypeAdapter, "__wrapped__", conversion.TypeAdapter)
 

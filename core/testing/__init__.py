@@ -284,12 +284,13 @@ async def serve_app() -> AsyncIterator[Any]:
     127.0.0.1, for clients that need a real server (the ``openai`` SDK, streaming). Its lifespan is not
     run again. The socket listens before hypercorn starts, so a client may connect at once (no polling).
     Stopped at teardown. hypercorn is adjusted as ``colonnade serve`` adjusts it (see
-    :func:`colonnade.serving.combine_response_writes`)."""
+    :func:`colonnade.serving.combine_response_writes` and :class:`colonnade.serving.PromptIdleTask`)."""
     from hypercorn.asyncio import serve
 
-    from colonnade.serving import combine_response_writes, explain_protocol_errors
+    from colonnade.serving import combine_response_writes, explain_protocol_errors, install_prompt_idle_tasks
 
     combine_response_writes()
+    install_prompt_idle_tasks()
     explain_protocol_errors()
     running: list[tuple[asyncio.Event, asyncio.Task[None], socket.socket]] = []
 

@@ -1,14 +1,16 @@
 """Benchmark of the completions proxies: the latency Colonnade adds to a streamed chat completion.
 
 Run with ``make bench-completions`` (or ``.venv/bin/python bench/completions.py [--requests 200]
-[--json PATH]``). It starts, each in its own process:
+[--rounds 4] [--json PATH] [--whole-streams]``). It starts, each in its own process:
 
 - the fake OpenAI upstream of the test suite (``colonnade.testing.fakes.openai``) on hypercorn,
   streaming every chat completion as 200 content chunks (plus the role chunk, the stop chunk and
-  ``[DONE]``), as fast as it can;
+  ``[DONE]``), as fast as it can, letting its event loop run between two events so that concurrent
+  streams interleave as a model server's do (``--whole-streams``: each stream in one go, and
+  concurrent streams one after the other, as before 26 November 13:25 UTC);
 - ``colonnade serve`` with every built-in plugin and that upstream as its one OpenAI connection.
 
-Then the same streamed request goes to three places, at 1 and at 16 concurrent connections:
+Then the same streamed request goes to four places, at 1 and at 16 concurrent connections:
 
 - ``direct``: the fake upstream's ``/v1/chat/completions`` (the baseline);
 - ``proxy``: ``/openai/chat/completions``, the relay of the openai plugin;
@@ -67,7 +69,7 @@ TARGET_ADDED_MS = {"proxy": (1.0, 10.0), "pipeline": (3.0, 30.0)}
 OPEN_WEBUI_ADDED_MS = {"proxy": (6.3, 109.0), "pipeline": (18.0, 271.0)}
 
 
-def serve_fake_upstream(port: int) -> None:
+def serve_fake_upstream(port: int, whole_streams: bool = False) -> None:
     """Serve the fake OpenAI upstream on ``port`` until killed (run in a child process)."""
     import hypercorn.asyncio
 
@@ -75,6 +77,7 @@ def serve_fake_upstream(port: int) -> None:
 
     app = create_app()
     app.control.chunk_count = CHUNKS
+    app.control.interleave = not whole_streams
     app.control.api_key = UPSTREAM_KEY
     asyncio.run(hypercorn.asyncio.serve(app, _hypercorn_config(port)))
 
@@ -85,7 +88,7 @@ def serve_floor_relay(port: int, upstream_url: str) -> None:
     import uvloop
 
     from colonnade.netbackend import UpstreamClient
-    from colonnade.serving import combine_response_writes
+    from colonnade.serving import combine_response_writes, install_prompt_idle_tasks
 
     client: Any = None
     headers = {"Authorization": f"Bearer {UPSTREAM_KEY}", "Content-Type": "application/json"}
@@ -123,6 +126,7 @@ def serve_floor_relay(port: int, upstream_url: str) -> None:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     combine_response_writes()
+    install_prompt_idle_tasks()
     uvloop.run(hypercorn.asyncio.serve(relay, _hypercorn_config(port)))
 
 
@@ -247,13 +251,14 @@ def percentile(values: list[float], pct: float) -> float:
     return values[index]
 
 
-def measure(requests: int, rounds: int) -> dict[str, Any]:
+def measure(requests: int, rounds: int, whole_streams: bool = False) -> dict[str, Any]:
     import subprocess
 
     workdir = Path(tempfile.mkdtemp(prefix="colonnade-bench-completions-"))
     upstream_port = free_port()
     fake = subprocess.Popen(
-        [sys.executable, __file__, "--serve-fake-upstream", str(upstream_port)],
+        [sys.executable, __file__, "--serve-fake-upstream", str(upstream_port)]
+        + (["--whole-streams"] if whole_streams else []),
         stdout=subprocess.DEVNULL,
         stderr=(workdir / "upstream.log").open("wb"),
     )
@@ -272,6 +277,7 @@ def measure(requests: int, rounds: int) -> dict[str, Any]:
         "chunks": CHUNKS,
         "requests": requests,
         "rounds": rounds,
+        "whole_streams": whole_streams,
         "runs": {},
     }
     try:
@@ -402,16 +408,22 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=4, help="Rounds alternating between the targets (default 4)."
     )
     parser.add_argument("--json", metavar="PATH", help="Also write the raw results as JSON.")
+    parser.add_argument(
+        "--whole-streams",
+        action="store_true",
+        help="The fake upstream writes each stream in one go instead of interleaving them (before 13:25 UTC "
+        "on 26 November).",
+    )
     parser.add_argument("--serve-fake-upstream", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--serve-floor-relay", nargs=2, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_fake_upstream:
-        serve_fake_upstream(args.serve_fake_upstream)
+        serve_fake_upstream(args.serve_fake_upstream, args.whole_streams)
         return 0
     if args.serve_floor_relay:
         serve_floor_relay(int(args.serve_floor_relay[0]), args.serve_floor_relay[1])
         return 0
-    report = measure(args.requests, args.rounds)
+    report = measure(args.requests, args.rounds, args.whole_streams)
     print(render(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")

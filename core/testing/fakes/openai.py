@@ -109,6 +109,9 @@ class FakeOpenAI:
     stall: asyncio.Event | None = None
     send_done: bool = True
     ignore_stream: bool = False  # answer one JSON body even when a stream is asked for
+    #: Let the event loop run between a stream's events, so that concurrent streams interleave as a model
+    #: server's do; ``False`` writes each stream in one go (the benchmark's ``--whole-streams``).
+    interleave: bool = True
     stream_closed: asyncio.Event = field(default_factory=asyncio.Event)
     cancelled: bool = False
     deployments: list[str] = field(default_factory=list)
@@ -241,9 +244,8 @@ def create_app() -> Any:
                         yield b"data: {not json\n\n"
                         continue
                     yield event({"content": piece})
-                    # A model server generates its streams side by side, a token each in turn; without
-                    # this the whole stream would go out in one turn, and concurrent streams one by one.
-                    await asyncio.sleep(0)
+                    if control.interleave:
+                        await asyncio.sleep(0)
                 yield event({}, "stop")
                 if control.send_done:
                     yield b"data: [DONE]\n\n"

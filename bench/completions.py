@@ -1,7 +1,7 @@
 """Benchmark of the completions proxies: the latency Colonnade adds to a streamed chat completion.
 
 Run with ``make bench-completions`` (or ``.venv/bin/python bench/completions.py [--requests 200]
-[--rounds 4] [--json PATH] [--whole-streams]``). It starts, each in its own process:
+[--rounds 4] [--json PATH] [--whole-streams] [--without-turn-savings]``). It starts, each in its own process:
 
 - the fake OpenAI upstream of the test suite (``colonnade.testing.fakes.openai``) on hypercorn,
   streaming every chat completion as 200 content chunks (plus the role chunk, the stop chunk and
@@ -251,7 +251,33 @@ def percentile(values: list[float], pct: float) -> float:
     return values[index]
 
 
-def measure(requests: int, rounds: int, whole_streams: bool = False) -> dict[str, Any]:
+#: Run first in the server and the bare relay for ``--without-turn-savings``: brings back the turns of the
+#: event loop a request waited for before 26 November 13:30 UTC (httpcore's anyio lock and event,
+#: Quart's request tasks and body wait, hypercorn's wait for a cancelled keep-alive timeout).
+WITHOUT_TURN_SAVINGS = (
+    "import colonnade.fastpaths as fast, colonnade.httpcore_locks as locks, colonnade.serving as serving\n"
+    "from quart.asgi import ASGIHTTPConnection\nfrom quart.wrappers.request import Request\n"
+    "locks.install = lambda: False\nserving.install_prompt_idle_tasks = lambda: False\n"
+    "fast.InlineHTTPConnection = ASGIHTTPConnection\nfast.CompleteBodyRequest = Request\n"
+)
+
+
+def python(argv: list[str], patch: str) -> list[str]:
+    """The command running ``argv`` (a script or a console script and its arguments) in this Python,
+    with ``patch`` run first."""
+    if not patch:
+        return [sys.executable, *argv] if argv[0].endswith(".py") else argv
+    code = f"import runpy, sys\nsys.argv = {argv!r}\n"
+    if argv[0].endswith(".py"):
+        code += f"runpy.run_path({argv[0]!r}, run_name='__main__')\n"
+    else:
+        code += "from colonnade.cli import main\nmain()\n"
+    return [sys.executable, "-c", patch + code]
+
+
+def measure(
+    requests: int, rounds: int, whole_streams: bool = False, without_turn_savings: bool = False
+) -> dict[str, Any]:
     import subprocess
 
     workdir = Path(tempfile.mkdtemp(prefix="colonnade-bench-completions-"))
@@ -264,20 +290,23 @@ def measure(requests: int, rounds: int, whole_streams: bool = False) -> dict[str
     )
     upstream = f"http://127.0.0.1:{upstream_port}"
     floor_port = free_port()
+    patch = WITHOUT_TURN_SAVINGS if without_turn_savings else ""
     floor = subprocess.Popen(
-        [sys.executable, __file__, "--serve-floor-relay", str(floor_port), upstream + "/v1"],
+        python([__file__, "--serve-floor-relay", str(floor_port), upstream + "/v1"], patch),
         stdout=subprocess.DEVNULL,
         stderr=(workdir / "floor.log").open("wb"),
     )
     port = free_port()
     config = write_config(workdir, upstream + "/v1")
-    server = Server.start(colonnade_command(port), port, workdir / "colonnade.log", server_env(config))
+    command = python(colonnade_command(port), patch)
+    server = Server.start(command, port, workdir / "colonnade.log", server_env(config))
     report: dict[str, Any] = {
         "machine": machine(),
         "chunks": CHUNKS,
         "requests": requests,
         "rounds": rounds,
         "whole_streams": whole_streams,
+        "without_turn_savings": without_turn_savings,
         "runs": {},
     }
     try:
@@ -414,6 +443,12 @@ def main(argv: list[str] | None = None) -> int:
         help="The fake upstream writes each stream in one go instead of interleaving them (before 13:25 UTC "
         "on 26 November).",
     )
+    parser.add_argument(
+        "--without-turn-savings",
+        action="store_true",
+        help="Run the server and the bare relay with the turns of the event loop saved on 26 November "
+        "brought back, for comparison.",
+    )
     parser.add_argument("--serve-fake-upstream", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--serve-floor-relay", nargs=2, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -423,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_floor_relay:
         serve_floor_relay(int(args.serve_floor_relay[0]), args.serve_floor_relay[1])
         return 0
-    report = measure(args.requests, args.rounds, args.whole_streams)
+    report = measure(args.requests, args.rounds, args.whole_streams, args.without_turn_savings)
     print(render(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")

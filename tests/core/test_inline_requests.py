@@ -113,6 +113,16 @@ def app() -> Quart:
     return app
 
 
+async def start_waiting_view(app: Quart, path: str) -> tuple[Client, asyncio.Task[None]]:
+    """The server's task calling ``app`` for ``path`` (a view that sets ``started``, then waits), once
+    the view is waiting."""
+    app.seen["started"] = asyncio.Event()
+    client = Client([b""])
+    server_task = asyncio.create_task(app(scope(path=path), client.receive, client.send))
+    await app.seen["started"].wait()
+    return client, server_task
+
+
 def test_install_fast_paths_makes_them_the_applications_connection_and_request(app):
     assert app.asgi_http_class is InlineHTTPConnection
     assert issubclass(InlineHTTPConnection, ASGIHTTPConnection)
@@ -218,10 +228,7 @@ async def test_a_body_in_several_messages_reaches_the_view_whole(app):
 
 @pytest.mark.asyncio
 async def test_a_disconnect_cancels_the_view_and_the_call_returns(app):
-    app.seen["started"] = asyncio.Event()
-    client = Client([b""])
-    server_task = asyncio.create_task(app(scope(path="/forever"), client.receive, client.send))
-    await app.seen["started"].wait()
+    client, server_task = await start_waiting_view(app, "/forever")
     client.disconnect.set()
     await server_task  # no CancelledError: the server's task goes on as after a finished request
     assert app.seen["cancelled"] is True
@@ -231,10 +238,7 @@ async def test_a_disconnect_cancels_the_view_and_the_call_returns(app):
 
 @pytest.mark.asyncio
 async def test_a_view_that_goes_on_after_the_disconnect_leaves_the_task_not_cancelling(app):
-    app.seen["started"] = asyncio.Event()
-    client = Client([b""])
-    server_task = asyncio.create_task(app(scope(path="/stubborn"), client.receive, client.send))
-    await app.seen["started"].wait()
+    client, server_task = await start_waiting_view(app, "/stubborn")
     client.disconnect.set()
     await server_task
     assert app.seen["cancelled"] is True
@@ -244,10 +248,7 @@ async def test_a_view_that_goes_on_after_the_disconnect_leaves_the_task_not_canc
 
 @pytest.mark.asyncio
 async def test_the_server_cancelling_its_task_still_cancels_it(app):
-    app.seen["started"] = asyncio.Event()
-    client = Client([b""])
-    server_task = asyncio.create_task(app(scope(path="/forever"), client.receive, client.send))
-    await app.seen["started"].wait()
+    _, server_task = await start_waiting_view(app, "/forever")
     server_task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await server_task
@@ -257,10 +258,7 @@ async def test_the_server_cancelling_its_task_still_cancels_it(app):
 
 @pytest.mark.asyncio
 async def test_the_server_cancelling_as_the_client_goes_is_not_swallowed(app):
-    app.seen["started"] = asyncio.Event()
-    client = Client([b""])
-    server_task = asyncio.create_task(app(scope(path="/forever"), client.receive, client.send))
-    await app.seen["started"].wait()
+    client, server_task = await start_waiting_view(app, "/forever")
     client.disconnect.set()
     await asyncio.sleep(0)  # one turn: the reader takes the disconnect and is about to cancel the view
     server_task.cancel()  # while the server cancels its task too

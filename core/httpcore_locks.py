@@ -17,9 +17,9 @@ client's CPU per request fell by about a quarter (``bench/ab.py httpcore-locks``
 :func:`install` swaps, in httpcore's HTTP/1.1 connection modules, :class:`FastAcquireLock` for the
 lock and :class:`SetEventWait` for the pool's event. Both are httpcore's own classes with one change:
 
-- the lock is anyio's, made with ``fast_acquire=True`` (anyio's documented option for exactly this),
-  so acquiring a free lock still checks for cancellation but does not yield; a lock someone holds is
-  waited for as before;
+- the lock is anyio's, made with ``fast_acquire=True`` (anyio's option for this, since 4.5; httpcore
+  once made the same change itself, encode/httpcore#953), so acquiring a free lock still checks for
+  cancellation but does not yield; a lock someone holds is waited for as before;
 - waiting on an event that is already set returns at once; one not yet set (a request waiting for a
   free connection of a full pool) is waited for exactly as before, with the pool timeout.
 

@@ -87,8 +87,8 @@ def serve_floor_relay(port: int, upstream_url: str) -> None:
     import hypercorn.asyncio
     import uvloop
 
+    from colonnade.hypercorn_adjustments import adjust_hypercorn
     from colonnade.netbackend import UpstreamClient
-    from colonnade.serving import combine_response_writes, install_prompt_idle_tasks
 
     client: Any = None
     headers = {"Authorization": f"Bearer {UPSTREAM_KEY}", "Content-Type": "application/json"}
@@ -125,8 +125,7 @@ def serve_floor_relay(port: int, upstream_url: str) -> None:
             await response.aclose()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    combine_response_writes()
-    install_prompt_idle_tasks()
+    adjust_hypercorn()
     uvloop.run(hypercorn.asyncio.serve(relay, _hypercorn_config(port)))
 
 
@@ -255,9 +254,10 @@ def percentile(values: list[float], pct: float) -> float:
 #: event loop a request waited for before 26 November 13:30 UTC (httpcore's anyio lock and event,
 #: Quart's request tasks and body wait, hypercorn's wait for a cancelled keep-alive timeout).
 WITHOUT_TURN_SAVINGS = (
-    "import colonnade.fastpaths as fast, colonnade.httpcore_locks as locks, colonnade.serving as serving\n"
+    "import colonnade.fastpaths as fast, colonnade.httpcore_locks as locks\n"
+    "import colonnade.hypercorn_adjustments as adjustments\n"
     "from quart.asgi import ASGIHTTPConnection\nfrom quart.wrappers.request import Request\n"
-    "locks.install = lambda: False\nserving.install_prompt_idle_tasks = lambda: False\n"
+    "locks.install = lambda: False\nadjustments.install_prompt_idle_tasks = lambda: False\n"
     "fast.InlineHTTPConnection = ASGIHTTPConnection\nfast.CompleteBodyRequest = Request\n"
 )
 

@@ -283,15 +283,13 @@ async def serve_app() -> AsyncIterator[Any]:
     """``await serve_app(app)`` -> the base URL of an app ``make_app`` started, served by hypercorn on
     127.0.0.1, for clients that need a real server (the ``openai`` SDK, streaming). Its lifespan is not
     run again. The socket listens before hypercorn starts, so a client may connect at once (no polling).
-    Stopped at teardown. hypercorn is adjusted as ``colonnade serve`` adjusts it (see
-    :func:`colonnade.serving.combine_response_writes` and :class:`colonnade.serving.PromptIdleTask`)."""
+    Stopped at teardown. hypercorn is adjusted as ``colonnade serve`` adjusts it
+    (:mod:`colonnade.hypercorn_adjustments`)."""
     from hypercorn.asyncio import serve
 
-    from colonnade.serving import combine_response_writes, explain_protocol_errors, install_prompt_idle_tasks
+    from colonnade.hypercorn_adjustments import adjust_hypercorn
 
-    combine_response_writes()
-    install_prompt_idle_tasks()
-    explain_protocol_errors()
+    adjust_hypercorn()
     running: list[tuple[asyncio.Event, asyncio.Task[None], socket.socket]] = []
 
     async def start(app: Any) -> str:

@@ -174,7 +174,7 @@ def test_an_upstream_client_reads_a_burst_of_chunks_as_one_piece():
 
 
 def test_serving_installs_it_for_request_bodies(monkeypatch):
-    from colonnade.serving import install_joined_chunked_reader
+    from colonnade.hypercorn_adjustments import install_joined_chunked_reader
 
     monkeypatch.setitem(READERS[h11.SEND_BODY], "chunked", ChunkedReader)
     install_joined_chunked_reader()

@@ -1,4 +1,4 @@
-"""hypercorn as ``colonnade serve`` runs it (:class:`colonnade.serving.PromptIdleTask`): a kept
+"""hypercorn as ``colonnade serve`` runs it (:class:`colonnade.hypercorn_adjustments.PromptIdleTask`): a kept
 connection's keep-alive timeout is cancelled without a wait when its next request arrives, and still
 closes the connection once it has been idle long enough."""
 
@@ -15,7 +15,7 @@ from hypercorn.asyncio.worker_context import AsyncioSingleTask
 from hypercorn.config import Config
 from quart import Quart
 
-from colonnade.serving import PromptIdleTask, install_prompt_idle_tasks
+from colonnade.hypercorn_adjustments import PromptIdleTask, install_prompt_idle_tasks
 
 
 async def yielded_during(operation) -> bool:

@@ -1,4 +1,4 @@
-"""hypercorn as ``colonnade serve`` runs it (:func:`colonnade.serving.combine_response_writes`): an
+"""hypercorn as ``colonnade serve`` runs it (:func:`colonnade.hypercorn_adjustments.combine_response_writes`): an
 answer's head goes out with its body in one write, and a stream still waiting for its first chunk
 has its head sent at once anyway."""
 
@@ -79,7 +79,7 @@ async def test_a_head_sent_on_its_own_still_goes_before_the_body():
     import h11
     from hypercorn.protocol.h11 import H11Protocol
 
-    from colonnade.serving import combine_response_writes
+    from colonnade.hypercorn_adjustments import combine_response_writes
 
     combine_response_writes()
 

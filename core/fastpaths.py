@@ -129,13 +129,11 @@ class InlineHTTPConnection(ASGIHTTPConnection):
             return True
         if message["type"] == "http.disconnect":
             return False
-        body = request.body
-        body.append(message.get("body", b""))
+        data = message.get("body", b"")
+        request.body.append(data)
         expected = request.content_length
-        if not message.get("more_body", False) or (
-            expected is not None and len(message.get("body", b"")) >= expected
-        ):
-            body.set_complete()
+        if not message.get("more_body", False) or (expected is not None and len(data) >= expected):
+            request.body.set_complete()
         return True
 
 

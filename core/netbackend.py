@@ -41,6 +41,8 @@ from colonnade import chunked, httpcore_locks
 HIGH_WATER = 256 * 1024
 #: ... and resumes once the reader has brought them down to this.
 LOW_WATER = 64 * 1024
+#: A stream's writes are kept and sent together until this many bytes wait (see ``AsyncioStream.write``).
+COALESCE_LIMIT = 64 * 1024
 
 #: httpcore's names for a stream's details, and asyncio's. The socket is asyncio's (or uvloop's)
 #: stand-in for it, with ``setsockopt``, ``getsockname``, ``fileno``...
@@ -174,6 +176,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
     def __init__(self, transport: asyncio.Transport, protocol: StreamProtocol) -> None:
         self.protocol = protocol
+        #: Written and not yet handed to the transport (see :meth:`write`).
+        self._unsent: list[bytes] = []
+        self._unsent_size = 0
         self._use(transport)
 
     def _use(self, transport: asyncio.Transport) -> None:
@@ -182,6 +187,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         self._extra_info = {name: transport.get_extra_info(key) for name, key in EXTRA_INFO.items()}
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._unsent:
+            self._send_unsent()
         protocol = self.protocol
         if not await protocol.wait_readable(timeout):
             raise httpcore.ReadTimeout("timed out reading from the upstream")
@@ -192,19 +199,47 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         return b""  # the end of the stream, or the connection closed without an error
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        """Send ``buffer``, together with what the caller writes next in the same step.
+
+        httpcore writes a request in pieces (its head, its body, the end of a chunked body) and then
+        reads the answer. Each piece handed to the transport at once is a system call of its own, and
+        on loopback or a fast network the upstream wakes for the head alone and again for the body.
+        So pieces are kept until the caller reads, until :data:`COALESCE_LIMIT` bytes are waiting, or
+        until the event loop's next turn (a body streamed from elsewhere still leaves as it comes),
+        and leave as one write.
+        """
         if not buffer:
             return
         protocol = self.protocol
         if protocol.lost or self._transport.is_closing():
             raise httpcore.WriteError(_lost_reason(protocol))
-        self._transport.write(buffer)
+        if not self._unsent:
+            asyncio.get_running_loop().call_soon(self._send_unsent)
+        self._unsent.append(buffer)
+        self._unsent_size += len(buffer)
+        if self._unsent_size < COALESCE_LIMIT:
+            return
+        self._send_unsent()
         if protocol.writing_paused and not protocol.lost:
             if not await protocol.wait_writable(timeout):
                 raise httpcore.WriteTimeout("timed out writing to the upstream")
             if protocol.lost:
                 raise httpcore.WriteError(_lost_reason(protocol))
 
+    def _send_unsent(self) -> None:
+        if not self._unsent:
+            return  # sent already, by a read or a full buffer
+        unsent = self._unsent[0] if len(self._unsent) == 1 else b"".join(self._unsent)
+        self._unsent = []
+        self._unsent_size = 0
+        if not self._transport.is_closing():
+            # A connection lost meanwhile: the read that follows reports it, as httpcore expects
+            # after a failed write.
+            self._transport.write(unsent)
+
     async def aclose(self) -> None:
+        self._unsent = []
+        self._unsent_size = 0
         transport = self._transport
         if transport.is_closing():
             return

@@ -12,8 +12,11 @@ both sides at once (or in alternation) and prints every round; read the medians,
 - ``httpcore-locks``: an upstream client alone (``UpstreamClient`` on uvloop, its own process) sending
   small streamed requests to a loopback server that answers at once, at 1 and 16 concurrent requests:
   CPU per request with ``colonnade.httpcore_locks`` installed, and with httpcore's anyio lock and event.
+- ``upstream-writes``: the same client and server, a request's head and body sent in one write
+  (``colonnade.netbackend``) against one write each; CPU per request of the client and of the server.
 
-Usage: ``.venv/bin/python bench/ab.py json|hashing|startup|httpcore-locks [--rounds 4] [--duration 3]``.
+Usage: ``.venv/bin/python bench/ab.py json|hashing|startup|httpcore-locks|upstream-writes [--rounds 4]
+[--duration 3]``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ EAGER_STARTUP = (
     "a.install_fast_paths = f.install_json_fast_path\n"
 )
 WITH_ANYIO_LOCKS = "import colonnade.httpcore_locks as h\nh.install = lambda: False\n"
+#: Every write of a request handed to the socket at once, as before 26 November 15:40 UTC.
+WITH_SEPARATE_WRITES = "import colonnade.netbackend as n\nn.COALESCE_LIMIT = 0\n"
 #: A server answering every request on a kept connection at once with a one-event chunked stream.
 INSTANT_UPSTREAM = """
 import asyncio, sys, uvloop
@@ -185,7 +190,11 @@ def compare_startup(work: Path, rounds: int) -> None:
         )
 
 
-def compare_httpcore_locks(rounds: int, requests: int = 4000) -> None:
+def compare_upstream_client(rounds: int, before: tuple[str, str], requests: int = 4000) -> None:
+    """CPU per request of an upstream client and of the instant upstream it calls, as it is ("now")
+    and with ``before`` (its name, the patch bringing it back), at 1 and 16 concurrent requests."""
+    from completions import process_cpu_seconds
+
     port = core.free_port()
     upstream = subprocess.Popen(
         [sys.executable, "-c", INSTANT_UPSTREAM, str(port)], stdout=subprocess.PIPE, text=True
@@ -193,21 +202,28 @@ def compare_httpcore_locks(rounds: int, requests: int = 4000) -> None:
     try:
         assert upstream.stdout is not None and upstream.stdout.readline().strip() == "ready"
         for concurrency in (1, 16):
-            cpu: dict[str, list[float]] = {"now": [], "anyio's (before)": []}
+            sides = (("now", ""), before)
+            cpu: dict[str, list[float]] = {name: [] for name, _ in sides}
+            upstream_cpu: dict[str, list[float]] = {name: [] for name, _ in sides}
             for _ in range(rounds):
-                for name, patch in (("now", ""), ("anyio's (before)", WITH_ANYIO_LOCKS)):
+                for name, patch in sides:
                     code = UPSTREAM_REQUESTS.format(
                         patch=patch, port=port, requests=requests, concurrency=concurrency
                     )
+                    upstream_before = process_cpu_seconds(upstream.pid)
                     output = subprocess.run(
                         [sys.executable, "-c", code], check=True, capture_output=True, text=True
                     ).stdout
+                    # The upstream served the client's 200 warm-up requests too.
+                    upstream_used = process_cpu_seconds(upstream.pid) - upstream_before
                     cpu[name].append(float(output.split()[-1]) * 1e6)
-            for name, values in cpu.items():
-                rounds_text = ", ".join(f"{value:.0f}" for value in values)
+                    upstream_cpu[name].append(upstream_used / (requests + 200) * 1e6)
+            for name in cpu:
+                rounds_text = ", ".join(f"{value:.0f}" for value in cpu[name])
+                served = statistics.median(upstream_cpu[name])
                 print(
-                    f"c={concurrency:<2d} {name:17s} median {statistics.median(values):.0f} µs CPU per request"
-                    f" (rounds: {rounds_text})"
+                    f"c={concurrency:<2d} {name:17s} median {statistics.median(cpu[name]):.0f} µs CPU per"
+                    f" request (rounds: {rounds_text}); the upstream's {served:.0f} µs"
                 )
     finally:
         upstream.kill()
@@ -216,7 +232,9 @@ def compare_httpcore_locks(rounds: int, requests: int = 4000) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("comparison", choices=("json", "hashing", "startup", "httpcore-locks"))
+    parser.add_argument(
+        "comparison", choices=("json", "hashing", "startup", "httpcore-locks", "upstream-writes")
+    )
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--duration", type=float, default=3.0)
     args = parser.parse_args()
@@ -228,8 +246,10 @@ def main() -> int:
             compare_hashing(work, args.rounds, args.duration)
         elif args.comparison == "startup":
             compare_startup(work, args.rounds)
+        elif args.comparison == "httpcore-locks":
+            compare_upstream_client(args.rounds, ("anyio's (before)", WITH_ANYIO_LOCKS))
         else:
-            compare_httpcore_locks(args.rounds)
+            compare_upstream_client(args.rounds, ("separate writes", WITH_SEPARATE_WRITES))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -48,7 +48,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from core import Server, builtin_plugins, colonnade_command, free_port, machine, server_env, sign_up
+from core import (
+    Server,
+    builtin_plugins,
+    colonnade_command,
+    free_port,
+    machine,
+    publish,
+    server_env,
+    sign_up,
+)
 
 CHUNKS = 200
 #: Events in one stream: the role chunk, the content chunks, the stop chunk and ``[DONE]``.
@@ -459,9 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         serve_floor_relay(int(args.serve_floor_relay[0]), args.serve_floor_relay[1])
         return 0
     report = measure(args.requests, args.rounds, args.whole_streams, args.without_turn_savings)
-    print(render(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    publish(render(report), report, args.json)
     return 0
 
 

@@ -324,6 +324,13 @@ def measure(duration: float, restarts: int, rounds: int) -> dict[str, Any]:
     return results
 
 
+def publish(table: str, report: dict[str, Any], json_path: str | None) -> None:
+    """Print a benchmark's Markdown ``table``; with ``json_path``, also write its raw ``report`` there."""
+    print(table)
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     try:
@@ -359,9 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     results = measure(args.duration, args.restarts, args.rounds)
-    print(render(results))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    publish(render(results), results, args.json)
     return 0
 
 

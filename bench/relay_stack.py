@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import socket
 import subprocess
 import sys
@@ -37,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import completions
 
-from core import free_port, machine
+from core import free_port, machine, publish
 
 RELAYS = {
     "hypercorn+httpx": ("hypercorn", "httpx"),
@@ -246,14 +245,14 @@ def render(report: dict[str, Any]) -> str:
             f"{one['server_cpu_ms_per_stream']:.2f} ms | {sixteen['server_cpu_ms_per_stream']:.2f} ms |"
         )
     direct_one, direct_sixteen = runs["direct_c1"], runs["direct_c16"]
-    lines += [
-        "",
+    lines.append("")
+    lines.append(
         f"Direct TTFB p50: {direct_one['ttfb_p50_ms']:.2f} ms at c=1, {direct_sixteen['ttfb_p50_ms']:.2f} ms "
         f"at c=16; the fake upstream's CPU per direct stream "
         f"{direct_one['upstream_cpu_ms_per_stream']:.2f} ms. "
         f"{report['requests']} requests per target and concurrency in {report['rounds']} rounds. Machine: "
-        f"{report['machine'].get('cpu', '?')}, {report['machine'].get('cores', '?')} cores.",
-    ]
+        f"{report['machine'].get('cpu', '?')}, {report['machine'].get('cores', '?')} cores."
+    )
     return "\n".join(lines)
 
 
@@ -271,9 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         serve_relay(name, int(port), upstream)
         return 0
     report = measure(args.requests, args.rounds)
-    print(render(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    publish(render(report), report, args.json)
     return 0
 
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load
 
-from core import Server, colonnade_command, free_port, machine, server_env
+from core import Server, colonnade_command, free_port, machine, publish, server_env
 
 TOKEN = "bench-scim-token-" + uuid.uuid4().hex
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/scim+json"}
@@ -252,9 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             report["backends"].append(measure_backend(backend.strip(), args, scratch))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    print(render(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    publish(render(report), report, args.json)
     return 0
 
 

@@ -42,7 +42,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load
 from workspace_report import LIST_PATHS, render
 
-from core import Server, colonnade_command, free_port, machine, server_env, sign_up, write_config
+from core import (
+    Server,
+    colonnade_command,
+    free_port,
+    machine,
+    publish,
+    server_env,
+    sign_up,
+    write_config,
+)
 
 MIB = 1024 * 1024
 CHATS_LISTED = 50
@@ -442,9 +451,7 @@ def main(argv: list[str] | None = None) -> int:
             report["backends"].append(measure_backend(backend.strip(), args, scratch))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    print(render(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    publish(render(report), report, args.json)
     return 0
 
 

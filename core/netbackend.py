@@ -206,7 +206,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         on loopback or a fast network the upstream wakes for the head alone and again for the body.
         So pieces are kept until the caller reads, until :data:`COALESCE_LIMIT` bytes are waiting, or
         until the event loop's next turn (a body streamed from elsewhere still leaves as it comes),
-        and leave as one write.
+        and leave as one write. While the socket is full (the peer reads slower than we write), each
+        write goes out at once and waits, as without this, so that a body streamed in small pieces
+        still waits for the peer.
         """
         if not buffer:
             return
@@ -217,7 +219,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             asyncio.get_running_loop().call_soon(self._send_unsent)
         self._unsent.append(buffer)
         self._unsent_size += len(buffer)
-        if self._unsent_size < COALESCE_LIMIT:
+        if self._unsent_size < COALESCE_LIMIT and not protocol.writing_paused:
             return
         self._send_unsent()
         if protocol.writing_paused and not protocol.lost:

@@ -11,10 +11,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpcore
 import pytest
 import uvloop
 
-from colonnade.netbackend import COALESCE_LIMIT, UpstreamClient
+from colonnade.netbackend import COALESCE_LIMIT, AsyncioBackend, UpstreamClient
 
 
 @pytest.fixture(params=["asyncio", "uvloop"])
@@ -58,9 +59,11 @@ async def echo_server() -> tuple[asyncio.Server, str, list[bytes]]:
                 if "content-length" in headers:
                     body = await reader.readexactly(int(headers["content-length"]))
                 elif headers.get("transfer-encoding") == "chunked":
+                    chunks = []
                     while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
-                        body += (await reader.readexactly(size + 2))[:-2]
+                        chunks.append((await reader.readexactly(size + 2))[:-2])
                     await reader.readexactly(2)  # the empty line after the last chunk
+                    body = b"".join(chunks)
                 received.append(head + body)
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -96,9 +99,10 @@ def test_a_request_written_in_one_go_leaves_in_one_write(loop_factory):
             assert response.content == b"one two three"
         # Head and body of each request went out together, and arrived whole.
         assert len(counting.writes) == 2
-        assert counting.writes[0].startswith(b"POST /sized ") and counting.writes[0].endswith(b'{"question":42}')
-        assert counting.writes[1].startswith(b"POST /chunked ") and counting.writes[1].endswith(b"0\r\n\r\n")
-        assert received[1] == counting.writes[0]
+        sized, chunked = counting.writes
+        assert sized.startswith(b"POST /sized ") and sized.endswith(b'{"question":42}')
+        assert chunked.startswith(b"POST /chunked ") and chunked.endswith(b"0\r\n\r\n")
+        assert received[1] == sized
 
     run(loop_factory, scenario())
 
@@ -142,7 +146,7 @@ def test_a_large_body_is_sent_as_it_is_written_without_waiting_for_the_end(loop_
     full), so a big upload is never held whole in memory."""
 
     async def scenario():
-        server, url, received = await echo_server()
+        server, url, _ = await echo_server()
         piece = b"x" * (COALESCE_LIMIT // 2 + 1)
         async with server, UpstreamClient(base_url=url) as client:
             await client.get("/warm-up")
@@ -157,5 +161,37 @@ def test_a_large_body_is_sent_as_it_is_written_without_waiting_for_the_end(loop_
         # The head and the first piece together, then every second piece: none waits for the last.
         assert len(counting.writes) >= 2
         assert max(len(write) for write in counting.writes) < 2 * COALESCE_LIMIT
+
+    run(loop_factory, scenario())
+
+
+def test_small_writes_wait_while_the_socket_is_full(loop_factory):
+    """Pieces kept to be sent together must not defeat flow control: once the peer has stopped reading
+    and the socket is full, each write waits (here, until its timeout), however small, rather than
+    piling up in memory."""
+    piece = b"z" * 1024
+    # Far more than loopback's socket buffers and the transport's own limit hold.
+    enough = 64 * 1024 * 1024 // len(piece)
+
+    async def scenario():
+        stop = asyncio.Event()
+        waiting: list[int] = []
+
+        async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await stop.wait()
+            writer.close()
+
+        server = await asyncio.start_server(never_reads, "127.0.0.1", 0)
+        async with server:
+            stream = await AsyncioBackend().connect_tcp("127.0.0.1", server.sockets[0].getsockname()[1])
+            with pytest.raises(httpcore.WriteTimeout):
+                for _ in range(enough):
+                    await stream.write(piece, timeout=0.05)
+                    waiting.append(stream._transport.get_write_buffer_size())
+                    await asyncio.sleep(0)  # a piece at a time, as a client's upload comes
+            await stream.aclose()
+            stop.set()
+        high_water = stream._transport.get_write_buffer_limits()[1]
+        assert max(waiting) <= high_water + COALESCE_LIMIT
 
     run(loop_factory, scenario())

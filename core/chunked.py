@@ -28,6 +28,7 @@ from h11 import Data, EndOfMessage
 from h11._readers import READERS, ChunkedReader, chunk_header_re
 
 CRLF = b"\r\n"
+HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
 class JoinedChunkedReader(ChunkedReader):
@@ -54,6 +55,9 @@ class JoinedChunkedReader(ChunkedReader):
                 return event
             pieces.append(event.data)
         self._take_whole_chunks(buf, pieces)
+        if pieces and not len(buf):  # nothing left to read, as usual: asking h11's reader only says so
+            data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            return Data(data=data, chunk_start=chunk_start, chunk_end=not self._bytes_in_chunk)
         while True:  # what is left: a chunk not all here yet, the last chunk and trailers, an error
             try:
                 event = super().__call__(buf)
@@ -92,10 +96,14 @@ class JoinedChunkedReader(ChunkedReader):
             line_end = data.find(CRLF, pos)
             if line_end < 0:
                 break
-            header = chunk_header_re.fullmatch(data, pos, line_end + 2)
-            if header is None:
-                break
-            size = int(header["chunk_size"], 16)
+            size_line = data[pos:line_end]
+            if 0 < len(size_line) <= 20 and not size_line.strip(HEX_DIGITS):
+                size = int(size_line, 16)  # a bare size, as servers send it: what h11's pattern allows
+            else:  # extensions, spaces or anything malformed: h11's own pattern decides
+                header = chunk_header_re.fullmatch(data, pos, line_end + 2)
+                if header is None:
+                    break
+                size = int(header["chunk_size"], 16)
             start = line_end + 2
             end = start + size
             if size == 0 or end + 2 > size_of_data or data[end : end + 2] != CRLF:

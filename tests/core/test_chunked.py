@@ -95,6 +95,10 @@ def test_any_split_gives_h11s_bytes_and_ending(seed):
         b"zz\r\noops\r\n",  # a chunk size that is not hex
         b"5\r\nhelloXX",  # a chunk not followed by CRLF
         b"-1\r\n",
+        b"0" * 20 + b"5\r\nhello\r\n",  # more than the 20 hex digits h11 allows
+        b"0x5\r\nhello\r\n",  # sizes Python's int() takes and HTTP does not
+        b"1_0\r\n" + b"x" * 16 + b"\r\n",
+        b" 5\r\nhello\r\n",
     ],
 )
 @pytest.mark.parametrize("seed", range(20))
@@ -106,6 +110,24 @@ def test_a_malformed_chunk_after_good_ones_fails_as_in_h11_once_they_are_read(ba
     assert b"".join(joined) == b"".join(own)
     assert isinstance(own_end, h11.ProtocolError)
     assert type(joined_end) is type(own_end)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_chunk_sizes_written_every_allowed_way_read_as_in_h11(seed):
+    body = b"".join(
+        [
+            b"1A\r\n" + b"u" * 26 + b"\r\n",  # upper-case digits
+            b"0000000000000000000a\r\n" + b"z" * 10 + b"\r\n",  # 20 digits, leading zeros
+            b"3 \t\r\nabc\r\n",  # spaces after the size
+            b"3;x=1\r\ndef\r\n",  # an extension
+            b"0\r\n\r\n",
+        ]
+    )
+    pieces = splits(body, random.Random(seed))
+    joined, joined_end = read_all(JoinedChunkedReader(), pieces)
+    own, own_end = read_all(ChunkedReader(), pieces)
+    assert b"".join(joined) == b"".join(own) == b"u" * 26 + b"z" * 10 + b"abcdef"
+    assert isinstance(joined_end, h11.EndOfMessage) and isinstance(own_end, h11.EndOfMessage)
 
 
 def test_the_end_of_the_stream_mid_chunk_is_h11s_error():

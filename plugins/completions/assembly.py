@@ -7,19 +7,26 @@ The feature needs both directions: a streaming request may meet a provider that 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 
 class Assembler:
-    """Re-assembles ``chat.completion.chunk`` dicts into one ``chat.completion`` dict as they pass."""
+    """Re-assembles ``chat.completion.chunk`` dicts into one ``chat.completion`` dict as they pass.
+
+    Text (``content``, ``reasoning_content``, a tool call's ``arguments``) is kept as the list of its
+    pieces and joined once, when asked for: appending each piece to a growing string would copy the
+    answer so far at every chunk, which a long answer (thousands of chunks) pays for quadratically.
+    """
 
     def __init__(self, model: str) -> None:
         self.id = ""
         self.model = model
         self.created = 0
         self.usage: dict[str, Any] | None = None
+        #: By choice index: its finish reason, text pieces by field and tool calls (arguments in pieces).
         self.choices: dict[int, dict[str, Any]] = {}
 
     def add(self, chunk: Any) -> None:
@@ -34,24 +41,29 @@ class Assembler:
             if not isinstance(choice, dict):
                 continue
             index = int(choice.get("index") or 0)
-            into = self.choices.setdefault(
-                index,
-                {"index": index, "message": {"role": "assistant", "content": ""}, "finish_reason": None},
-            )
-            delta = choice.get("delta") or {}
-            message = into["message"]
-            for key in ("content", "reasoning_content"):
-                if isinstance(delta.get(key), str):
-                    message[key] = (message.get(key) or "") + delta[key]
-            for call in delta.get("tool_calls") or ():
-                _merge_tool_call(message.setdefault("tool_calls", []), call)
+            into = self.choices.get(index)
+            if into is None:
+                into = {"finish_reason": None, "text": {"content": []}, "tool_calls": None}
+                self.choices[index] = into
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                text = into["text"]
+                for key in ("content", "reasoning_content"):
+                    piece = delta.get(key)
+                    if isinstance(piece, str):
+                        text.setdefault(key, []).append(piece)
+                for call in delta.get("tool_calls") or ():
+                    if isinstance(call, dict):
+                        if into["tool_calls"] is None:
+                            into["tool_calls"] = []
+                        _merge_tool_call(into["tool_calls"], call)
             if choice.get("finish_reason"):
                 into["finish_reason"] = choice["finish_reason"]
 
     @property
     def content(self) -> str:
         first = self.choices.get(0)
-        return first["message"].get("content") or "" if first else ""
+        return "".join(first["text"]["content"]) if first else ""
 
     def response(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -59,7 +71,7 @@ class Assembler:
             "object": "chat.completion",
             "created": self.created or int(time.time()),
             "model": self.model,
-            "choices": [self.choices[index] for index in sorted(self.choices)]
+            "choices": [_assembled_choice(index, self.choices[index]) for index in sorted(self.choices)]
             or [{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": None}],
         }
         if self.usage is not None:
@@ -67,25 +79,41 @@ class Assembler:
         return result
 
 
-def _merge_tool_call(calls: list[dict[str, Any]], delta: Any) -> None:
-    """Tool calls stream in pieces keyed by ``index``: the first names the call, the rest add arguments."""
-    if not isinstance(delta, dict):
-        return
+def _assembled_choice(index: int, into: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant"}
+    for key, pieces in into["text"].items():
+        message[key] = "".join(pieces)
+    if into["tool_calls"] is not None:
+        message["tool_calls"] = [
+            {**call, "function": {**call["function"], "arguments": "".join(call["function"]["arguments"])}}
+            for call in into["tool_calls"]
+        ]
+    return {"index": index, "message": message, "finish_reason": into["finish_reason"]}
+
+
+def _merge_tool_call(calls: list[dict[str, Any]], delta: dict[str, Any]) -> None:
+    """Tool calls stream in pieces keyed by ``index``: the first names the call, the rest add arguments
+    (kept as pieces in ``function.arguments``)."""
     index = delta.get("index", len(calls))
+    piece = delta.get("function")
+    if not isinstance(piece, dict):
+        piece = {}
+    arguments = piece.get("arguments")
+    if arguments is not None and not isinstance(arguments, str):
+        arguments = json.dumps(arguments)  # an object where OpenAI's shape has its JSON text
     for call in calls:
         if call.get("index") == index:
-            function = call.setdefault("function", {"name": "", "arguments": ""})
-            piece = delta.get("function") or {}
-            function["name"] = function.get("name") or piece.get("name") or ""
-            function["arguments"] = (function.get("arguments") or "") + (piece.get("arguments") or "")
+            function = call["function"]
+            function["name"] = function["name"] or piece.get("name") or ""
+            if arguments:
+                function["arguments"].append(arguments)
             return
-    piece = delta.get("function") or {}
     calls.append(
         {
             "index": index,
             "id": delta.get("id"),
             "type": delta.get("type") or "function",
-            "function": {"name": piece.get("name") or "", "arguments": piece.get("arguments") or ""},
+            "function": {"name": piece.get("name") or "", "arguments": [arguments] if arguments else []},
         }
     )
 

@@ -234,10 +234,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         unsent = self._unsent[0] if len(self._unsent) == 1 else b"".join(self._unsent)
         self._unsent = []
         self._unsent_size = 0
-        if not self._transport.is_closing():
-            # A connection lost meanwhile: the read that follows reports it, as httpcore expects
-            # after a failed write.
-            self._transport.write(unsent)
+        if self._transport.is_closing():
+            return  # lost meanwhile: the read that follows says so, as httpcore expects after a failed write
+        self._transport.write(unsent)
 
     async def aclose(self) -> None:
         self._unsent = []

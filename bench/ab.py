@@ -77,6 +77,8 @@ async def main():
     await server.serve_forever()
 uvloop.run(main())
 """
+#: Requests an upstream client makes before it is measured.
+WARM_UP = 200
 #: Prints the CPU seconds per request of an upstream client; ``{patch}`` runs first.
 UPSTREAM_REQUESTS = """
 {patch}import asyncio, time, uvloop
@@ -95,7 +97,7 @@ async def main():
     async def connection(count):
         for _ in range(count):
             await one()
-    await connection(200)  # warm-up
+    await connection({warm_up})  # warm-up
     started = time.process_time()
     await asyncio.gather(*(connection({requests} // {concurrency}) for _ in range({concurrency})))
     print((time.process_time() - started) / {requests})
@@ -193,8 +195,6 @@ def compare_startup(work: Path, rounds: int) -> None:
 def compare_upstream_client(rounds: int, before: tuple[str, str], requests: int = 4000) -> None:
     """CPU per request of an upstream client and of the instant upstream it calls, as it is ("now")
     and with ``before`` (its name, the patch bringing it back), at 1 and 16 concurrent requests."""
-    from completions import process_cpu_seconds
-
     port = core.free_port()
     upstream = subprocess.Popen(
         [sys.executable, "-c", INSTANT_UPSTREAM, str(port)], stdout=subprocess.PIPE, text=True
@@ -208,16 +208,16 @@ def compare_upstream_client(rounds: int, before: tuple[str, str], requests: int 
             for _ in range(rounds):
                 for name, patch in sides:
                     code = UPSTREAM_REQUESTS.format(
-                        patch=patch, port=port, requests=requests, concurrency=concurrency
+                        patch=patch, port=port, requests=requests, concurrency=concurrency, warm_up=WARM_UP
                     )
-                    upstream_before = process_cpu_seconds(upstream.pid)
+                    upstream_before = core.process_cpu_seconds(upstream.pid)
                     output = subprocess.run(
                         [sys.executable, "-c", code], check=True, capture_output=True, text=True
                     ).stdout
-                    # The upstream served the client's 200 warm-up requests too.
-                    upstream_used = process_cpu_seconds(upstream.pid) - upstream_before
+                    # The upstream served the client's warm-up requests too.
+                    upstream_used = core.process_cpu_seconds(upstream.pid) - upstream_before
                     cpu[name].append(float(output.split()[-1]) * 1e6)
-                    upstream_cpu[name].append(upstream_used / (requests + 200) * 1e6)
+                    upstream_cpu[name].append(upstream_used / (requests + WARM_UP) * 1e6)
             for name in cpu:
                 rounds_text = ", ".join(f"{value:.0f}" for value in cpu[name])
                 served = statistics.median(upstream_cpu[name])

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -54,6 +53,7 @@ from core import (
     colonnade_command,
     free_port,
     machine,
+    process_cpu_seconds,
     publish,
     server_env,
     sign_up,
@@ -176,12 +176,6 @@ async def one_stream(client: Any, url: str, headers: dict[str, str], body: bytes
             received += piece
     ended = time.perf_counter()
     return (first or ended) - started, ended - started, received.count(b"data: ")
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, every thread) process ``pid`` has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def run_target(

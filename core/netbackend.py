@@ -215,11 +215,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         protocol = self.protocol
         if protocol.lost or self._transport.is_closing():
             raise httpcore.WriteError(_lost_reason(protocol))
-        if not self._unsent:
-            asyncio.get_running_loop().call_soon(self._send_unsent)
         self._unsent.append(buffer)
         self._unsent_size += len(buffer)
         if self._unsent_size < COALESCE_LIMIT and not protocol.writing_paused:
+            if len(self._unsent) == 1:  # the first piece kept: it leaves on the next turn at the latest
+                asyncio.get_running_loop().call_soon(self._send_unsent)
             return
         self._send_unsent()
         if protocol.writing_paused and not protocol.lost:

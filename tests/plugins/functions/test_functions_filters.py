@@ -192,7 +192,7 @@ async def test_request_hooks_run_after_every_inlet(functions_env):
 
 
 async def test_a_stream_filter_past_its_timeout_is_skipped_for_the_rest_of_the_stream(functions_env):
-    env, _ = await filtered_env(functions_env, config={"timeout_seconds": 0.3})
+    env, _ = await filtered_env(functions_env, config={"timeout_seconds": 1})
     source = (
         "import threading\n\nGATE = threading.Event()\n\n"
         "class Filter:\n"

@@ -70,11 +70,11 @@ class Catalogue:
         Lists are shared between users unless the provider sets ``actor_specific_models = True``
         (the workspace provider does: what it lists depends on who asks).
         """
-        per_actor = getattr(provider, "actor_specific_models", False)
-        key = (provider.name, actor.id if per_actor and actor is not None else None)
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        key = self._key(provider, actor)
+        cached = self._fresh(key)
+        if cached is not None:
+            return cached
+        per_actor = key[1] is not None
         # Concurrent requests for the same list share one upstream call.
         task = self._pending.get(key)
         if task is None:
@@ -82,6 +82,17 @@ class Catalogue:
             self._pending[key] = task
             task.add_done_callback(lambda _: self._pending.pop(key, None))
         return await asyncio.shield(task)
+
+    @staticmethod
+    def _key(provider: Any, actor: Actor | None) -> tuple[str, str | None]:
+        per_actor = getattr(provider, "actor_specific_models", False)
+        return (provider.name, actor.id if per_actor and actor is not None else None)
+
+    def _fresh(self, key: tuple[str, str | None]) -> list[dict[str, Any]] | None:
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        return None
 
     async def _fetch(
         self, provider: Any, actor: Actor | None, key: tuple[str, str | None]
@@ -105,7 +116,14 @@ class Catalogue:
     async def merged(self, actor: Actor | None) -> dict[str, Listed]:
         """Every model ``actor`` may use, by id (``actor`` ``None``: every model, for the host itself)."""
         providers = list(self.providers.values())
-        lists = await asyncio.gather(*(self.models_of(provider, actor) for provider in providers))
+        lists = [self._fresh(self._key(provider, actor)) for provider in providers]
+        missing = [index for index, models in enumerate(lists) if models is None]
+        if missing:
+            # Only lists to fetch go through tasks: ``gather`` starts one per coroutine, and each
+            # starts a turn of the event loop later, which at 16 concurrent streams costs milliseconds.
+            fetched = await asyncio.gather(*(self.models_of(providers[index], actor) for index in missing))
+            for index, models in zip(missing, fetched):
+                lists[index] = models
         base: dict[str, Listed] = {}
         workspace: list[dict[str, Any]] = []
         for provider, models in zip(providers, lists):

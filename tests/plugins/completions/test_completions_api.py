@@ -100,6 +100,20 @@ async def test_model_lists_are_cached_per_provider_until_refresh(completions_app
     assert provider.list_calls == 2
 
 
+async def test_cached_lists_are_merged_without_waiting_for_the_event_loop(completions_app, auth_headers):
+    """Every chat completion merges the lists (twice): from the cache that must cost no turn of the loop,
+    which at 16 concurrent streams is worth milliseconds."""
+    app = await completions_app(
+        Provider(), Provider("other", models=["other-1"]), config={"models_cache_ttl": 60}
+    )
+    catalogue = app.extensions["colonnade"].state("completions").catalogue
+    assert sorted(await catalogue.merged(None)) == ["echo-1", "other-1"]  # fetched, then cached
+    merging = catalogue.merged(None).__await__()
+    with pytest.raises(StopIteration) as finished:
+        merging.send(None)  # the coroutine would yield here if it waited for anything
+    assert sorted(finished.value.value) == ["echo-1", "other-1"]
+
+
 async def test_a_failing_provider_is_left_out_of_the_list(completions_app, auth_headers):
     class Broken(Provider):
         async def list_models(self, actor):

@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Example third-party plugins: installed editable with the test extras, and their own tests run by `make test`.
 EXAMPLES := examples/colonnade-greeter examples/colonnade-audit-log
 
-.PHONY: run test bench bench-workspace bench-completions bench-relay-stack bench-rag bench-scim clean
+.PHONY: run test bench bench-workspace bench-completions bench-relay-stack bench-relay-trace bench-rag bench-scim clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench-completions: $(VENV)/.installed-test
 # What hypercorn and httpx each cost a bare relay, against minimal stand-ins (docs/benchmarks.md, "Completions").
 bench-relay-stack: $(VENV)/.installed-test
 	$(BIN)/python bench/relay_stack.py $(BENCH_RELAY_STACK_ARGS)
+
+# Where a relayed request's time goes inside the server up to its first byte, against the bare relay
+# (docs/benchmarks.md, "Completions").
+bench-relay-trace: $(VENV)/.installed-test
+	$(BIN)/python bench/relay_trace.py $(BENCH_RELAY_TRACE_ARGS)
 
 # RAG: ingest rate and query latency at 10,000 and 100,000 chunks (docs/benchmarks.md, "RAG").
 bench-rag: $(VENV)/.installed-test

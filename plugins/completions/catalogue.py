@@ -85,10 +85,12 @@ class Catalogue:
 
     @staticmethod
     def _key(provider: Any, actor: Actor | None) -> tuple[str, str | None]:
+        """What ``provider``'s list for ``actor`` is cached under."""
         per_actor = getattr(provider, "actor_specific_models", False)
         return (provider.name, actor.id if per_actor and actor is not None else None)
 
     def _fresh(self, key: tuple[str, str | None]) -> list[dict[str, Any]] | None:
+        """The list cached under ``key``, if it has not expired."""
         cached = self._cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]

@@ -38,10 +38,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -278,31 +282,85 @@ def python(argv: list[str], patch: str) -> list[str]:
     return [sys.executable, "-c", patch + code]
 
 
-def measure(
-    requests: int, rounds: int, whole_streams: bool = False, without_turn_savings: bool = False
-) -> dict[str, Any]:
+@dataclass
+class Running:
+    """The processes of a completions benchmark (see :func:`running`)."""
+
+    workdir: Path
+    fake: Any
+    floor: Any
+    server: Server
+    upstream: str
+    floor_url: str
+
+    def targets(self) -> dict[str, tuple[str, dict[str, str], int]]:
+        """``{target: (base URL, headers, pid of the process serving it)}``, with a new user signed up
+        for the server's two targets."""
+        user = {"Authorization": f"Bearer {sign_up(self.server.base_url, 'bench@bench.test')['token']}"}
+        upstream_key = {"Authorization": f"Bearer {UPSTREAM_KEY}"}
+        return {
+            "direct": (self.upstream, upstream_key, self.fake.pid),
+            "proxy": (self.server.base_url, user, self.server.process.pid),
+            "pipeline": (self.server.base_url, user, self.server.process.pid),
+            "floor": (self.floor_url, upstream_key, self.floor.pid),
+        }
+
+
+@contextmanager
+def running(
+    prefix: str,
+    patch: str = "",
+    whole_streams: bool = False,
+    floor_env: dict[str, str] | None = None,
+    server_env_extra: dict[str, str] | None = None,
+) -> Iterator[Running]:
+    """Start the fake upstream, the bare relay and ``colonnade serve`` (the last two with ``patch`` run
+    first), wait until they answer, and stop them all at the end (the servers cleanly, so that what
+    they do at exit is done)."""
     import subprocess
 
-    workdir = Path(tempfile.mkdtemp(prefix="colonnade-bench-completions-"))
-    upstream_port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    upstream_port, floor_port, port = free_port(), free_port(), free_port()
+    upstream = f"http://127.0.0.1:{upstream_port}"
     fake = subprocess.Popen(
         [sys.executable, __file__, "--serve-fake-upstream", str(upstream_port)]
         + (["--whole-streams"] if whole_streams else []),
         stdout=subprocess.DEVNULL,
         stderr=(workdir / "upstream.log").open("wb"),
     )
-    upstream = f"http://127.0.0.1:{upstream_port}"
-    floor_port = free_port()
-    patch = WITHOUT_TURN_SAVINGS if without_turn_savings else ""
     floor = subprocess.Popen(
         python([__file__, "--serve-floor-relay", str(floor_port), upstream + "/v1"], patch),
         stdout=subprocess.DEVNULL,
         stderr=(workdir / "floor.log").open("wb"),
+        env={**os.environ, **(floor_env or {})},
     )
-    port = free_port()
     config = write_config(workdir, upstream + "/v1")
-    command = python(colonnade_command(port), patch)
-    server = Server.start(command, port, workdir / "colonnade.log", server_env(config))
+    server = Server.start(
+        python(colonnade_command(port), patch),
+        port,
+        workdir / "colonnade.log",
+        {**server_env(config), **(server_env_extra or {})},
+    )
+    try:
+        _wait_for(upstream)
+        floor_url = f"http://127.0.0.1:{floor_port}"
+        _wait_for(floor_url, path="/v1/chat/completions")
+        yield Running(workdir, fake, floor, server, upstream, floor_url)
+    finally:
+        server.stop()
+        floor.terminate()
+        try:
+            floor.wait(30)
+        except subprocess.TimeoutExpired:
+            floor.kill()
+            floor.wait()
+        fake.kill()
+        fake.wait()
+
+
+def measure(
+    requests: int, rounds: int, whole_streams: bool = False, without_turn_savings: bool = False
+) -> dict[str, Any]:
     report: dict[str, Any] = {
         "machine": machine(),
         "chunks": CHUNKS,
@@ -312,24 +370,16 @@ def measure(
         "without_turn_savings": without_turn_savings,
         "runs": {},
     }
-    try:
-        _wait_for(upstream)
-        _wait_for(f"http://127.0.0.1:{floor_port}", path="/v1/chat/completions")
-        token = sign_up(server.base_url, "bench@bench.test")["token"]
-        upstream_key = {"Authorization": f"Bearer {UPSTREAM_KEY}"}
-        where = {
-            "direct": (upstream, upstream_key, fake.pid),
-            "proxy": (server.base_url, {"Authorization": f"Bearer {token}"}, server.process.pid),
-            "pipeline": (server.base_url, {"Authorization": f"Bearer {token}"}, server.process.pid),
-            "floor": (f"http://127.0.0.1:{floor_port}", upstream_key, floor.pid),
-        }
+    patch = WITHOUT_TURN_SAVINGS if without_turn_savings else ""
+    with running("colonnade-bench-completions-", patch, whole_streams) as processes:
+        where = processes.targets()
         for connections in (1, 16):
             measured: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in TARGETS}
             for round_ in range(rounds):
                 # Each round visits every target, starting one further along each time.
                 for name, path, _ in TARGETS[round_ % len(TARGETS) :] + TARGETS[: round_ % len(TARGETS)]:
                     base, headers, pid = where[name]
-                    pids = {"upstream": fake.pid} | ({"server": pid} if name != "direct" else {})
+                    pids = {"upstream": processes.fake.pid} | ({"server": pid} if name != "direct" else {})
                     per_round = max(connections, requests // rounds)
                     measured[name].append(
                         asyncio.run(run_target(base + path, headers, connections, per_round, pids))
@@ -338,12 +388,7 @@ def measure(
                 run = summarize(connections, measured[name])
                 report["runs"][f"{name}_c{connections}"] = run
                 print(f"{name:8s} c={connections:<2d} {_line(run)}", file=sys.stderr)
-        report["server_rss_mb"] = server.rss_mb()
-    finally:
-        server.stop()
-        for child in (floor, fake):
-            child.kill()
-            child.wait()
+        report["server_rss_mb"] = processes.server.rss_mb()
     return report
 
 

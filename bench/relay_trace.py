@@ -30,7 +30,6 @@ import itertools
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import completions
 
-from core import Server, colonnade_command, free_port, machine, publish, server_env, sign_up
+from core import machine, publish
 
 #: Environment variable naming the file a traced server writes its marks to.
 TRACE_FILE = "COLONNADE_RELAY_TRACE"
@@ -183,57 +182,28 @@ def segments(records: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def measure(requests: int, rounds: int) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="colonnade-bench-relay-trace-"))
-    upstream_port, floor_port, port = free_port(), free_port(), free_port()
-    upstream = f"http://127.0.0.1:{upstream_port}"
-    traces = {"server": workdir / "server-trace.json", "floor": workdir / "floor-trace.json"}
-    fake = subprocess.Popen(
-        [sys.executable, completions.__file__, "--serve-fake-upstream", str(upstream_port)],
-        stdout=subprocess.DEVNULL,
-    )
-    floor = subprocess.Popen(
-        completions.python(
-            [completions.__file__, "--serve-floor-relay", str(floor_port), upstream + "/v1"], PATCH
-        ),
-        stdout=subprocess.DEVNULL,
-        env={**os.environ, TRACE_FILE: str(traces["floor"])},
-    )
-    config = completions.write_config(workdir, upstream + "/v1")
-    server = Server.start(
-        completions.python(colonnade_command(port), PATCH),
-        port,
-        workdir / "colonnade.log",
-        {**server_env(config), TRACE_FILE: str(traces["server"])},
-    )
     windows: dict[tuple[str, int], list[tuple[float, float]]] = {}
-    try:
-        completions._wait_for(upstream)
-        completions._wait_for(f"http://127.0.0.1:{floor_port}", path="/v1/chat/completions")
-        user = {"Authorization": f"Bearer {sign_up(server.base_url, 'bench@bench.test')['token']}"}
-        where = {
-            "proxy": (server.base_url, user),
-            "pipeline": (server.base_url, user),
-            "floor": (
-                f"http://127.0.0.1:{floor_port}",
-                {"Authorization": f"Bearer {completions.UPSTREAM_KEY}"},
-            ),
-        }
+    marks_dir = Path(tempfile.mkdtemp(prefix="colonnade-bench-relay-trace-marks-"))
+    traces = {"server": marks_dir / "server.json", "floor": marks_dir / "floor.json"}
+    with completions.running(
+        "colonnade-bench-relay-trace-",
+        PATCH,
+        floor_env={TRACE_FILE: str(traces["floor"])},
+        server_env_extra={TRACE_FILE: str(traces["server"])},
+    ) as processes:
+        where = processes.targets()
         names = list(TARGETS)
         for connections in (1, 16):
             for round_ in range(rounds):
                 for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
-                    base, headers = where[name]
+                    base, headers, _ = where[name]
                     window = asyncio.run(
                         measure_window(
                             base + TARGETS[name], headers, connections, max(connections, requests // rounds)
                         )
                     )
                     windows.setdefault((name, connections), []).append(window)
-    finally:
-        server.stop()  # clean stops: the last marks are written at exit
-        floor.terminate()
-        floor.wait(30)
-        fake.kill()
+    # Both servers were stopped cleanly: they wrote their last marks at exit.
     recorded = {which: json.loads(path.read_text()) for which, path in traces.items() if path.exists()}
     report: dict[str, Any] = {"machine": machine(), "requests": requests, "rounds": rounds, "runs": {}}
     for (name, connections), spans in windows.items():
